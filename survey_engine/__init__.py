@@ -1,0 +1,1 @@
+"""Survey and psychographic archetype engine for luxury fashion, jewellery and lifestyle brands."""
