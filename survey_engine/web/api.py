@@ -1,0 +1,228 @@
+"""The JSON API under ``/api/v1``. Staff endpoints need ``Authorization: Bearer <api key>``;
+headless submission is authorised by the invitation token itself."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from functools import wraps
+from typing import Any, Callable
+
+from flask import Blueprint, g, jsonify, request
+
+from survey_engine.models import QuestionnaireVersion
+from survey_engine.models.base import utcnow
+from survey_engine.services import survey as service
+from survey_engine.web import get_session, settings
+from survey_engine.web.errors import error_response
+from survey_engine.web.openapi import openapi_document
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+ALL_STAFF = ("researcher", "marketer", "admin")
+
+
+def require_role(*roles: str) -> Callable:
+    """Check the bearer API key and its role; 401 without a valid key, 403 for the wrong role."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            header = request.headers.get("Authorization", "")
+            scheme, _, presented = header.partition(" ")
+            if scheme.lower() != "bearer" or not presented.strip():
+                return error_response(401, "An API key is required: send 'Authorization: Bearer <key>'.",
+                                      headers={"WWW-Authenticate": "Bearer"})
+            session = get_session()
+            key = service.authenticate_api_key(session, presented.strip())
+            if key is None:
+                return error_response(401, "The API key is not valid or was revoked.",
+                                      headers={"WWW-Authenticate": "Bearer"})
+            if key.role not in roles:
+                return error_response(403, f"The role {key.role!r} may not use this endpoint "
+                                           f"(needs {' or '.join(roles)}).")
+            key.last_used_at = utcnow()
+            session.add(key)
+            session.commit()
+            g.api_key = key
+            return view(*args, **kwargs)
+
+        wrapped.required_roles = roles
+        return wrapped
+
+    return decorator
+
+
+def json_body() -> dict[str, Any]:
+    if not request.is_json:
+        raise service.ServiceError("The body must be JSON (Content-Type: application/json).", field="body")
+    body = request.get_json(silent=True)
+    if body is None:
+        raise service.ServiceError("The body is not valid JSON.", field="body")
+    if not isinstance(body, dict):
+        raise service.ServiceError("The body must be a JSON object.", field="body")
+    return body
+
+
+class FieldErrors(Exception):
+    def __init__(self, errors: dict[str, str], status: int = 400, message: str = "The request has invalid fields."):
+        super().__init__(message)
+        self.errors, self.status, self.message = errors, status, message
+
+
+@bp.errorhandler(FieldErrors)
+def _field_errors(exc: FieldErrors):
+    return error_response(exc.status, exc.message, exc.errors)
+
+
+def _string(body: dict, name: str, errors: dict, *, required: bool = True, max_length: int = 100) -> str | None:
+    value = body.get(name)
+    if value is None:
+        if required:
+            errors[name] = "is required"
+        return None
+    if not isinstance(value, str) or not value.strip():
+        errors[name] = "must be a non-empty string"
+        return None
+    if len(value) > max_length:
+        errors[name] = f"must be at most {max_length} characters"
+        return None
+    return value.strip()
+
+
+def _check_unknown(body: dict, allowed: set[str], errors: dict) -> None:
+    for name in body:
+        if name not in allowed:
+            errors[name] = "unknown field"
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(openapi_document())
+
+
+@bp.get("/questionnaires")
+@require_role(*ALL_STAFF)
+def questionnaires():
+    return jsonify({"ok": True, "questionnaires": service.list_questionnaires(get_session())})
+
+
+@bp.get("/questionnaires/<questionnaire_id>")
+@require_role(*ALL_STAFF)
+def questionnaire(questionnaire_id: str):
+    session = get_session()
+    version_arg = request.args.get("version")
+    if version_arg is not None:
+        if not version_arg.isdigit():
+            raise FieldErrors({"version": "must be a positive integer"})
+        version = session.query(QuestionnaireVersion).filter_by(
+            questionnaire_id=questionnaire_id, version=int(version_arg)).first()
+        if version is None:
+            raise service.NotFound(f"questionnaire {questionnaire_id!r} has no version {version_arg}",
+                                   field="version")
+    else:
+        version = service.latest_version(session, questionnaire_id)
+    return jsonify({"ok": True, "id": questionnaire_id, "version": version.version,
+                    "content_hash": version.content_hash, "spec": version.spec})
+
+
+@bp.post("/invitations")
+@require_role(*ALL_STAFF)
+def create_invitation():
+    body = json_body()
+    errors: dict[str, str] = {}
+    _check_unknown(body, {"customer", "order", "questionnaire", "language", "reissue"}, errors)
+    customer = _string(body, "customer", errors)
+    order = _string(body, "order", errors)
+    questionnaire_id = _string(body, "questionnaire", errors)
+    language = _string(body, "language", errors, required=False, max_length=10)
+    reissue = body.get("reissue", False)
+    if not isinstance(reissue, bool):
+        errors["reissue"] = "must be true or false"
+    if errors:
+        raise FieldErrors(errors)
+    session = get_session()
+    issued = service.create_invitation(session, customer_external_id=customer, order_id=order,
+                                       questionnaire_id=questionnaire_id, language=language, reissue=reissue,
+                                       ttl_days=settings().invitation_ttl_days)
+    session.commit()
+    invitation = issued.invitation
+    return jsonify({"ok": True, "id": invitation.id, "token": issued.token, "url": issued.url(settings().base_url),
+                    "expires_at": invitation.expires_at.isoformat(),
+                    "questionnaire_version": session.get(QuestionnaireVersion,
+                                                         invitation.questionnaire_version_id).version}), 201
+
+
+@bp.post("/responses")
+def submit_response():
+    body = json_body()
+    errors: dict[str, str] = {}
+    _check_unknown(body, {"token", "answers", "language"}, errors)
+    token = _string(body, "token", errors, max_length=200)
+    answers = body.get("answers")
+    if not isinstance(answers, dict):
+        errors["answers"] = "must be an object mapping item names to answers"
+    language = _string(body, "language", errors, required=False, max_length=10)
+    if errors:
+        raise FieldErrors(errors)
+    session = get_session()
+    invitation = service.find_invitation(session, token, allow_completed=True)
+    version = session.get(QuestionnaireVersion, invitation.questionnaire_version_id)
+    spec = service.spec_of(version)
+    language = language or invitation.language or spec.languages[0]
+    if language not in spec.languages:
+        raise FieldErrors({"language": f"must be one of {', '.join(spec.languages)}"})
+    outcome = service.submit_response(session, invitation, answers, language=language, channel="api")
+    if outcome.status == "invalid":
+        session.rollback()
+        raise FieldErrors({f"answers.{name}": message for name, message in outcome.errors.items()}, status=422,
+                          message="Some answers are invalid; nothing was stored.")
+    session.commit()
+    response = service.draft_for(session, invitation)
+    return jsonify({"ok": True, "status": "submitted", "response_id": response.id,
+                    "submitted_at": response.submitted_at.isoformat()}), 200
+
+
+def _datetime_arg(name: str, errors: dict) -> datetime | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        errors[name] = "must be an ISO 8601 date or timestamp"
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _int_arg(name: str, default: int | None, errors: dict, *, low: int = 1, high: int | None = None) -> int | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or int(raw) < low or (high is not None and int(raw) > high):
+        errors[name] = f"must be an integer between {low} and {high}" if high else f"must be an integer ≥ {low}"
+        return default
+    return int(raw)
+
+
+@bp.get("/responses")
+@require_role("researcher", "admin")
+def list_responses():
+    errors: dict[str, str] = {}
+    allowed = {"questionnaire", "version", "status", "customer", "since", "until", "page", "per_page"}
+    for name in request.args:
+        if name not in allowed:
+            errors[name] = "unknown query parameter"
+    page = _int_arg("page", 1, errors)
+    per_page = _int_arg("per_page", 50, errors, high=500)
+    version = _int_arg("version", None, errors)
+    status = request.args.get("status", "submitted")
+    if status not in {"submitted", "draft", "all"}:
+        errors["status"] = "must be submitted, draft or all"
+    since, until = _datetime_arg("since", errors), _datetime_arg("until", errors)
+    if errors:
+        raise FieldErrors(errors)
+    items, total = service.list_responses(
+        get_session(), questionnaire_id=request.args.get("questionnaire"), version=version,
+        status=None if status == "all" else status, customer_external_id=request.args.get("customer"),
+        submitted_since=since, submitted_until=until, page=page, per_page=per_page)
+    return jsonify({"ok": True, "page": page, "per_page": per_page, "total": total,
+                    "pages": (total + per_page - 1) // per_page, "items": items})
