@@ -11,18 +11,17 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from survey_engine.definitions.conditions import is_answered
-from survey_engine.definitions.questionnaire import (
-    AttentionCheckItem,
-    FreeTextItem,
-    LikertItem,
-    MultipleChoiceItem,
-    NpsItem,
-    QuestionnaireSpec,
-    SingleChoiceItem,
-)
+
+if TYPE_CHECKING:  # questionnaire.py re-exports validate_answers, so no runtime import back
+    from survey_engine.definitions.questionnaire import (
+        FreeTextItem,
+        MultipleChoiceItem,
+        QuestionnaireSpec,
+        SingleChoiceItem,
+    )
 
 #: Key of ``AnswerValidation.errors`` used when the answers are not a mapping at all.
 ROOT_ERROR_KEY = "_answers"
@@ -170,12 +169,12 @@ def _free_text(item: FreeTextItem, value: Any, from_form: bool) -> str:
 
 
 _CLEANERS = {
-    LikertItem: _scale,
-    AttentionCheckItem: _scale,
-    NpsItem: _scale,
-    SingleChoiceItem: _single_choice,
-    MultipleChoiceItem: _multiple_choice,
-    FreeTextItem: _free_text,
+    "likert": _scale,
+    "attention_check": _scale,
+    "nps": _scale,
+    "single_choice": _single_choice,
+    "multiple_choice": _multiple_choice,
+    "free_text": _free_text,
 }
 
 
@@ -230,7 +229,7 @@ def validate_answers(
     for item in spec.items:
         if not item.is_visible(answers):
             continue
-        if from_form and isinstance(item, MultipleChoiceItem) and hasattr(raw, "getlist"):
+        if from_form and item.type == "multiple_choice" and hasattr(raw, "getlist"):
             value = raw.getlist(item.name)  # werkzeug MultiDict: .get() would keep only the first box
         else:
             value = raw.get(item.name)
@@ -239,7 +238,7 @@ def validate_answers(
                 errors[item.name] = messages["required"]
             continue
         try:
-            cleaned = _CLEANERS[type(item)](item, value, from_form)
+            cleaned = _CLEANERS[item.type](item, value, from_form)
         except _Invalid as problem:
             errors[item.name] = messages[problem.key].format(**problem.params)
             continue

@@ -28,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from survey_engine.definitions.answers import AnswerValidation, validate_answers
 from survey_engine.definitions.conditions import (
     CONDITION_TAGS,
     PRESENCE_OPERATORS,
@@ -83,6 +84,12 @@ OPERATORS_BY_ITEM_TYPE = {
     "multiple_choice": ("contains",),
     "free_text": (),
 }
+__all__ = [  # validate_answers lives in answers.py; re-exported so callers need one import
+    "AnswerValidation", "AttentionCheckItem", "FreeTextItem", "Item", "LikertItem", "MultipleChoiceItem",
+    "NpsItem", "Option", "PageSpec", "QuestionnaireSpec", "SingleChoiceItem", "load_questionnaire",
+    "load_questionnaire_dir", "parse_questionnaire", "questionnaire_files", "questionnaire_json_schema",
+    "validate_answers", "write_questionnaire_schema",
+]
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "questionnaires" / "questionnaire.schema.json"
 # Context flag: the loader runs the cross-item checks itself (to report each with its own path).
 _CHECKED_BY_LOADER = "cross_checks_done_by_loader"
