@@ -532,7 +532,7 @@ def _load(path: str | Path) -> tuple[QuestionnaireSpec | None, Any, list[Definit
     if document.data is None and document.issues:
         return None, None, document.issues
     spec, issues = _validate(document.data, document.file, document.line_of)
-    issues = document.issues + issues
+    issues = sorted(document.issues + issues, key=lambda issue: issue.line or 0)  # file order
     return (None if issues else spec), document.data, issues
 
 
