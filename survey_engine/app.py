@@ -18,7 +18,8 @@ def create_app(settings: Settings | None = None, test_config: dict[str, Any] | N
     from survey_engine.db import get_engine
 
     settings = settings or Settings.from_env()
-    app = Flask(__name__, instance_path=str(settings.instance_dir.resolve()), instance_relative_config=True)
+    app = Flask(__name__, instance_path=str(settings.instance_dir.resolve()), instance_relative_config=True,
+                template_folder="web/templates", static_folder="web/static")
     secret = settings.secret_key
     if secret is None:
         if settings.production:

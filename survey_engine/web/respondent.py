@@ -38,7 +38,6 @@ def _text(spec, mapping, lang):
 
 def page_view(spec, lang: str) -> list[dict[str, Any]]:
     """What the template needs of each page and item, in the respondent's language."""
-    strings = ui(lang)
     pages = []
     for page in spec.pages:
         items = []
@@ -53,14 +52,14 @@ def page_view(spec, lang: str) -> list[dict[str, Any]]:
                 if getattr(item, "show_if", None) is not None else None,
             }
             if item.type in {"likert", "attention_check"}:
-                labels = item.point_labels(lang) if hasattr(item, "point_labels") else None
-                view["points"] = [(i + 1, labels[i] if labels else str(i + 1)) for i in range(item.points)]
+                labels = spec.text(item.point_labels, lang)
+                view["points"] = [(i + 1, labels[i]) for i in range(item.points)]
             elif item.type in {"single_choice", "multiple_choice"}:
                 view["options"] = [(option.value, _text(spec, option.label, lang)) for option in item.options]
             elif item.type == "nps":
                 view["points"] = [(i, str(i)) for i in range(11)]
-                view["low"] = _text(spec, getattr(item, "low_label", None), lang) or strings["nps_low"]
-                view["high"] = _text(spec, getattr(item, "high_label", None), lang) or strings["nps_high"]
+                view["low"] = _text(spec, item.low_label, lang)
+                view["high"] = _text(spec, item.high_label, lang)
             elif item.type == "free_text":
                 view["max_length"] = item.max_length
             items.append(view)
