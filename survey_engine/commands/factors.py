@@ -149,6 +149,7 @@ def analyse_command(csv_path, items, reverse, scale_min, scale_max, scales_path,
     import yaml
 
     from survey_engine.psychometrics import analyse
+    from survey_engine.psychometrics.analysis import parse_scales
     from survey_engine.psychometrics.items import ItemDataError, item_matrix
 
     item_names = _item_list(items)
@@ -179,13 +180,16 @@ def analyse_command(csv_path, items, reverse, scale_min, scale_max, scales_path,
             raise click.ClickException(f"{scales_path}: not valid YAML ({exc})") from None
         if not isinstance(scales, dict):
             raise click.ClickException(f"{scales_path}: expected a mapping of scale name → list of items")
+        try:
+            parse_scales(scales, item_names)
+        except ValueError as exc:
+            raise click.ClickException(f"{scales_path}: {exc}") from None
     try:
         report = analyse(data, item_names, reverse=reverse_items, scale_min=scale_min,
                          scale_max=scale_max, scales=scales, n_factors=k, method=method,
                          rotation=rotation, correlation=correlation, missing=missing)
     except ValueError as exc:
-        source = scales_path if scales_path and "scale" in str(exc) else csv_path
-        raise click.ClickException(f"{source}: {exc}") from None
+        raise click.ClickException(f"{csv_path}: {exc}") from None
     Path(json_path).write_text(json.dumps(report, indent=2, default=_json_default), encoding="utf-8")
     click.echo(format_report(report))
     click.echo(f"\nFull report written to {json_path}")
