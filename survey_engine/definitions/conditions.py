@@ -37,6 +37,8 @@ Operator = Literal["eq", "ne", "lt", "le", "gt", "ge", "in", "not_in", "contains
 
 #: Tags of the condition union, removed from error paths.
 CONDITION_TAGS = frozenset({"comparison", "all_of", "any_of", "negation"})
+#: Fields whose value is a condition (where pydantic inserts those tags).
+CONDITION_FIELDS = frozenset({"show_if", "not"})
 
 
 def is_answered(value: Any) -> bool:

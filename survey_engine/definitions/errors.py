@@ -62,26 +62,24 @@ def format_path(segments: Sequence[PathSegment]) -> str:
     return out
 
 
-def strip_union_tags(loc: Sequence[PathSegment], tags: Collection[str]) -> tuple[PathSegment, ...]:
+def strip_union_tags(loc: Sequence[PathSegment], tags: Collection[str],
+                     union_fields: Collection[str] = ()) -> tuple[PathSegment, ...]:
     """Drop the tag segments pydantic inserts after a union position (``items.3.likert.points``).
 
-    A segment counts as a tag when it is one of ``tags`` and follows a list index or the start of a
-    nested union (so a field that happens to share a tag's name is kept).
+    A segment counts as a tag when it is one of ``tags`` and follows a list index or one of
+    ``union_fields`` (fields whose value is a tagged union), so a field sharing a tag's name is kept.
     """
     out: list[PathSegment] = []
     previous: PathSegment | None = None
     for segment in loc:
         if isinstance(segment, str) and segment in tags and (previous is None or isinstance(previous, int)
-                                                              or previous in _UNION_FIELDS):
+                                                              or previous in union_fields):
             previous = segment
             continue
         out.append(segment)
         previous = segment
     return tuple(out)
 
-
-# Fields whose value is itself a tagged union (conditions nest under these names).
-_UNION_FIELDS = frozenset({"show_if", "not"})
 
 #: Friendly descriptions of the regular expressions used by definition models, keyed by pattern.
 PATTERN_DESCRIPTIONS: dict[str, str] = {}
@@ -149,6 +147,7 @@ def issues_from_validation_error(
     file: str,
     *,
     tags: Collection[str] = (),
+    union_fields: Collection[str] = (),
     known_fields: Collection[str] = (),
     locate: Callable[[Sequence[PathSegment]], int | None] | None = None,
 ) -> list[DefinitionIssue]:
@@ -162,6 +161,8 @@ def issues_from_validation_error(
         File name to report.
     tags : collection of str
         Discriminator tags of tagged unions, removed from paths (see :func:`strip_union_tags`).
+    union_fields : collection of str
+        Fields whose value is a tagged union.
     known_fields : collection of str
         Field names used to suggest a correction for unknown fields.
     locate : callable, optional
@@ -171,7 +172,7 @@ def issues_from_validation_error(
     for error in exc.errors(include_url=False):
         if _consequential(error):
             continue
-        loc = strip_union_tags(error["loc"], tags)
+        loc = strip_union_tags(error["loc"], tags, union_fields)
         reason = _reason(error, known_fields)
         ctx = error.get("ctx") or {}
         if error["type"] in ("union_tag_invalid", "union_tag_not_found"):

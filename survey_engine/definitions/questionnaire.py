@@ -30,6 +30,7 @@ from pydantic import (
 
 from survey_engine.definitions.answers import AnswerValidation, validate_answers
 from survey_engine.definitions.conditions import (
+    CONDITION_FIELDS,
     CONDITION_TAGS,
     PRESENCE_OPERATORS,
     Condition,
@@ -513,6 +514,7 @@ def _validate(data: Any, file: str, locate=None) -> tuple[QuestionnaireSpec | No
         spec = QuestionnaireSpec.model_validate(data, context={_CHECKED_BY_LOADER: True})
     except ValidationError as exc:
         issues += issues_from_validation_error(exc, file, tags=frozenset(ITEM_TYPES) | CONDITION_TAGS,
+                                               union_fields=CONDITION_FIELDS,
                                                known_fields=_KNOWN_FIELDS, locate=locate)
     issues += [DefinitionIssue(file, format_path(path), reason, locate(path) if locate else None)
                for path, reason in _cross_problems(data)]
