@@ -384,35 +384,35 @@ def _vary_postcode(postcode: str | None, country: str, rng: np.random.Generator,
 def _vary_first_name(name: str, rng: np.random.Generator, notes: list[str]) -> str:
     roll = rng.random()
     if roll < 0.08 and name in NICKNAMES:
-        notes.append("name_nickname")
+        notes.append("first_name_nickname")
         name = _pick(rng, NICKNAMES[name])
     elif roll < 0.13:
-        notes.append("name_typo")
+        notes.append("first_name_typo")
         name = _transpose_typo(name, rng)
     if strip_accents(name) != name and rng.random() < 0.5:
-        notes.append("name_accent")
+        notes.append("first_name_accent")
         name = strip_accents(name)
     roll = rng.random()
     if roll < 0.06:
-        notes.append("name_whitespace")
+        notes.append("first_name_whitespace")
         name = f"{name} "
     elif roll < 0.12:
-        notes.append("name_case")
+        notes.append("first_name_case")
         name = name.upper()
     return name
 
 
 def _vary_last_name(name: str, source: str, rng: np.random.Generator, notes: list[str]) -> str:
     if rng.random() < 0.03:
-        notes.append("name_typo")
+        notes.append("last_name_typo")
         name = _transpose_typo(name, rng)
     if strip_accents(name) != name and rng.random() < 0.5:
-        notes.append("name_accent")
+        notes.append("last_name_accent")
         if rng.random() < 0.5:  # German transliteration: Müller -> Mueller
             name = name.replace("ü", "ue").replace("ö", "oe").replace("ä", "ae")
         name = strip_accents(name)
     if source == "store" and rng.random() < 0.5:
-        notes.append("name_case")
+        notes.append("last_name_case")
         name = name.upper()
     return name
 

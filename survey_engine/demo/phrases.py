@@ -328,7 +328,7 @@ SPECIAL_PHRASES: Bank = MappingProxyType({
             "il prestigio",
         ),
         "fr": (
-            "l'avoir avant tout le monde",
+            "être la première à l'avoir",
             "une édition limitée numérotée",
             "passer devant la liste d'attente",
             "savoir qu'il n'en existe que quelques-uns",

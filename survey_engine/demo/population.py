@@ -71,8 +71,10 @@ class DemoPopulation:
         the system knows it), first_name, last_name, email, phone, postcode, city, country,
         created_at.
     responses : DataFrame
-        response_id, customer_id, order_id, questionnaire_id, language, started_at,
-        submitted_at, answers (dict item name → value).
+        response_id, customer_id, order_id, questionnaire_id, status (``submitted``, or ``draft``
+        for a respondent who saved partial answers and never submitted), language, started_at,
+        updated_at, submitted_at (NaT for drafts), duration_seconds, answers (dict item name →
+        value, valid for the shipped questionnaire; drafts valid as partial answers).
     transactions : DataFrame
         customer_id, order_id, line_id, timestamp, amount, currency, category, channel,
         store_or_country.

@@ -19,7 +19,8 @@ from survey_engine.demo import phrases, world
 #: Default shares of careless respondents, by kind. ``failed_attention``: answers normally but
 #: misses the attention check; ``straight_liner``: the same answer to every Likert item (and the
 #: attention check); ``speeder``: random answers in well under two minutes; ``missing_answers``:
-#: skips 40–70% of the Likert items.
+#: leaves 40–70% of the Likert items unanswered. The shipped questionnaire requires every Likert
+#: item, so these respondents never submit: their response stays a saved ``draft``.
 QUALITY_RATES: Mapping[str, float] = MappingProxyType(
     {"failed_attention": 0.03, "straight_liner": 0.02, "speeder": 0.02, "missing_answers": 0.02})
 QUALITY_KINDS: tuple[str, ...] = ("ok", *QUALITY_RATES)
@@ -129,8 +130,9 @@ def generate_responses(
     Returns
     -------
     responses : DataFrame
-        response_id, customer_id, order_id, questionnaire_id, language, started_at,
-        submitted_at, answers (dict ``{item_name: value}``).
+        response_id, customer_id, order_id, questionnaire_id, status (``submitted`` or ``draft``),
+        language, started_at, updated_at (last save), submitted_at (NaT for drafts),
+        duration_seconds, answers (dict ``{item_name: value}``).
     quality : Series
         Respondent quality kind indexed by customer_id (ground truth only).
     """
@@ -151,7 +153,7 @@ def generate_responses(
 
     ps, ch = world.CONSTRUCTS.index("personal_service"), world.CONSTRUCTS.index("craftsmanship_heritage")
     satisfaction = 0.35 * latent[surveyed, ps] + 0.2 * latent[surveyed, ch] + rng.standard_normal(m)
-    nps = np.clip(np.round(8.0 + 1.5 * satisfaction), 0, 10).astype(int)
+    nps = np.clip(np.round(7.6 + 1.5 * satisfaction), 0, 10).astype(int)
 
     duration = np.exp(rng.normal(np.log(420.0), 0.4, size=m))
     duration = np.where(quality == "straight_liner", np.exp(rng.normal(np.log(160.0), 0.3, size=m)), duration)
@@ -160,8 +162,11 @@ def generate_responses(
     order_time = orders["timestamp"].to_numpy()
     delay = pd.to_timedelta(rng.exponential(4.0, size=m) + 0.05, unit="D").to_numpy()
     submitted = np.minimum(order_time + delay, np.datetime64(end))
-    submitted = pd.DatetimeIndex(submitted).floor("s")
-    started = submitted - pd.to_timedelta(np.round(duration), unit="s")
+    last_saved = pd.DatetimeIndex(submitted).floor("s")
+    duration = np.round(duration)
+    started = last_saved - pd.to_timedelta(duration, unit="s")
+    draft = quality == "missing_answers"
+    submitted = last_saved.where(~draft)
 
     languages = customers["preferred_language"].to_numpy()[surveyed]
     languages = np.where(rng.random(m) < 0.1, "en", languages)
@@ -213,9 +218,12 @@ def generate_responses(
         "customer_id": ids,
         "order_id": orders["order_id"].to_numpy(),
         "questionnaire_id": world.QUESTIONNAIRE_ID,
+        "status": np.where(draft, "draft", "submitted"),
         "language": languages,
         "started_at": started.astype("datetime64[s]"),
+        "updated_at": last_saved.astype("datetime64[s]"),
         "submitted_at": submitted.astype("datetime64[s]"),
+        "duration_seconds": duration,
         "answers": answers,
     })
     return responses, pd.Series(quality, index=pd.Index(ids, name="customer_id"), name="quality")

@@ -57,7 +57,8 @@ class ItemSpec:
     Attributes
     ----------
     name : str
-        Item name as in the questionnaire (``ch4R`` style names mark reverse keying).
+        Item name as in ``questionnaires/post_purchase_luxury.yaml`` (the team brief writes
+        reverse-keyed items with an ``R`` suffix, ``ch4R``; the stored name is ``ch4``).
     construct : str
         The construct the item measures (one of :data:`CONSTRUCTS`).
     loading : float
@@ -79,32 +80,32 @@ ITEM_SPECS: tuple[ItemSpec, ...] = (
     ItemSpec("ch1", "craftsmanship_heritage", 0.80, False, -0.15),
     ItemSpec("ch2", "craftsmanship_heritage", 0.75, False, 0.00),
     ItemSpec("ch3", "craftsmanship_heritage", 0.70, False, 0.10),
-    ItemSpec("ch4R", "craftsmanship_heritage", 0.62, True, 0.05),
+    ItemSpec("ch4", "craftsmanship_heritage", 0.62, True, 0.05),
     ItemSpec("es1", "exclusivity_status", 0.78, False, 0.10),
     ItemSpec("es2", "exclusivity_status", 0.72, False, 0.20),
-    ItemSpec("es3R", "exclusivity_status", 0.64, True, -0.10),
+    ItemSpec("es3", "exclusivity_status", 0.64, True, -0.10),
     ItemSpec("es4", "exclusivity_status", 0.80, False, 0.00),
     ItemSpec("nt1", "novelty_trends", 0.82, False, 0.05),
     ItemSpec("nt2", "novelty_trends", 0.74, False, -0.05),
     ItemSpec("nt3", "novelty_trends", 0.68, False, 0.15),
-    ItemSpec("nt4R", "novelty_trends", 0.60, True, 0.00),
+    ItemSpec("nt4", "novelty_trends", 0.60, True, 0.00),
     ItemSpec("mi1", "minimalism", 0.76, False, -0.10),
-    ItemSpec("mi2R", "minimalism", 0.63, True, 0.10),
+    ItemSpec("mi2", "minimalism", 0.63, True, 0.10),
     ItemSpec("mi3", "minimalism", 0.80, False, 0.00),
     ItemSpec("mi4", "minimalism", 0.70, False, -0.05),
     ItemSpec("su1", "sustainability", 0.84, False, -0.05),
     ItemSpec("su2", "sustainability", 0.77, False, 0.05),
-    ItemSpec("su3R", "sustainability", 0.65, True, 0.15),
+    ItemSpec("su3", "sustainability", 0.65, True, 0.15),
     ItemSpec("su4", "sustainability", 0.72, False, -0.20),
     ItemSpec("dc1", "digital_community", 0.80, False, 0.20),
     ItemSpec("dc2", "digital_community", 0.75, False, 0.10),
     ItemSpec("dc3", "digital_community", 0.71, False, 0.00),
-    ItemSpec("dc4R", "digital_community", 0.62, True, -0.05),
+    ItemSpec("dc4", "digital_community", 0.62, True, -0.05),
     ItemSpec("ps1", "personal_service", 0.82, False, -0.10),
     ItemSpec("ps2", "personal_service", 0.78, False, 0.00),
     ItemSpec("ps3", "personal_service", 0.72, False, 0.10),
     ItemSpec("pr1", "privacy_discretion", 0.80, False, 0.00),
-    ItemSpec("pr2R", "privacy_discretion", 0.70, True, 0.10),
+    ItemSpec("pr2", "privacy_discretion", 0.70, True, 0.10),
     ItemSpec("pr3", "privacy_discretion", 0.76, False, -0.10),
 )
 
@@ -276,8 +277,6 @@ def _check_world() -> None:
     for spec in ITEM_SPECS:
         if spec.construct not in CONSTRUCTS or not 0.6 <= spec.loading <= 0.85:
             raise ValueError(f"world model: bad item spec {spec}")
-        if spec.reverse != spec.name.endswith("R"):
-            raise ValueError(f"world model: item {spec.name!r} reverse flag disagrees with name")
     for table, keys in ((STYLE_PROFILES, STYLE_ARCHETYPES), (RELATIONSHIP_PROFILES, RELATIONSHIP_STYLES)):
         if tuple(table) != keys:
             raise ValueError("world model: profile keys out of order")
