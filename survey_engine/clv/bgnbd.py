@@ -83,26 +83,39 @@ def log_likelihood_terms(params, x, t_x, T) -> np.ndarray:
     return _loglik_and_grad(np.array([r, alpha, a, b]), x, t_x, T, None, want_grad=False)[0]
 
 
-def _loglik_and_grad(theta, x, t_x, T, weights, want_grad=True):
+def _loglik_and_grad(theta, x, t_x, T, weights, want_grad=True, x_groups=None):
+    """Log-likelihood terms (or their weighted sum) and analytic gradient in (r, alpha, a, b).
+
+    Functions of ``x`` alone (log-gamma and digamma terms) are evaluated once per distinct ``x``
+    (``x_groups = (distinct values, inverse index)``) and gathered, as purchase counts take few values.
+    """
     r, alpha, a, b = theta
-    repeat = x > 0
-    a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
-    a2 = gammaln(a + b) + gammaln(b + x) - gammaln(b) - gammaln(a + b + x)
-    a3 = -(r + x) * np.log(alpha + T)
-    bx1 = np.where(repeat, b + x - 1.0, 1.0)
-    a4 = np.where(repeat, np.log(a) - np.log(bx1) - (r + x) * np.log(alpha + t_x), -np.inf)
+    xu, inv = np.unique(x, return_inverse=True) if x_groups is None else x_groups
+    inv = inv.ravel()
+    repeat_u = xu > 0
+    bx1_u = np.where(repeat_u, b + xu - 1.0, 1.0)
+    a12_u = (gammaln(r + xu) - gammaln(r) + r * np.log(alpha)
+             + gammaln(a + b) + gammaln(b + xu) - gammaln(b) - gammaln(a + b + xu))
+    log_a_bx1_u = np.where(repeat_u, np.log(a) - np.log(bx1_u), -np.inf)
+    rx = r + x
+    ln_at, ln_atx = np.log(alpha + T), np.log(alpha + t_x)
+    a3 = -rx * ln_at
+    a4 = log_a_bx1_u[inv] - rx * ln_atx
     mix = np.logaddexp(a3, a4)
-    terms = a1 + a2 + mix
+    terms = a12_u[inv] + mix
     if not want_grad:
         return terms, None
     w3 = np.exp(a3 - mix)
     w4 = 1.0 - w3
-    ln_at, ln_atx = np.log(alpha + T), np.log(alpha + t_x)
-    d_r = digamma(r + x) - digamma(r) + np.log(alpha) - w3 * ln_at - w4 * ln_atx
-    d_alpha = r / alpha - w3 * (r + x) / (alpha + T) - w4 * (r + x) / (alpha + t_x)
-    psi_ab, psi_abx = digamma(a + b), digamma(a + b + x)
-    d_a = psi_ab - psi_abx + w4 / a
-    d_b = psi_ab + digamma(b + x) - digamma(b) - psi_abx - w4 / bx1
+    psi_ab = digamma(a + b)
+    psi_abx_u = digamma(a + b + xu)
+    dr_u = digamma(r + xu) - digamma(r) + np.log(alpha)
+    da_u = psi_ab - psi_abx_u
+    db_u = psi_ab + digamma(b + xu) - digamma(b) - psi_abx_u
+    d_r = dr_u[inv] - w3 * ln_at - w4 * ln_atx
+    d_alpha = r / alpha - w3 * rx / (alpha + T) - w4 * rx / (alpha + t_x)
+    d_a = da_u[inv] + w4 / a
+    d_b = db_u[inv] - w4 / bx1_u[inv]
     grads = np.stack([d_r, d_alpha, d_a, d_b])
     if weights is None:
         return terms, grads
@@ -167,8 +180,9 @@ class BetaGeoModel(BaseEstimator):
             raise ValueError("sample_weight must be non-negative with one value per summary row")
         ux, ut, uT, w = compress_summary(x, t_x, T, weights)
         start = np.array([1.0, max(float(np.average(uT, weights=w)), 1e-3), 1.0, 3.0])
+        groups = np.unique(ux, return_inverse=True)
         result = fit_log_parameters(
-            lambda theta: _loglik_and_grad(theta, ux, ut, uT, w),
+            lambda theta: _loglik_and_grad(theta, ux, ut, uT, w, x_groups=groups),
             start,
             n_obs=float(w.sum()),
             penalizer=float(self.penalizer),

@@ -39,20 +39,29 @@ def _as_spend_arrays(X) -> tuple[np.ndarray, np.ndarray]:
     return x, m
 
 
-def _loglik_and_grad(theta, x, m, weights):
+def _loglik_and_grad(theta, x, m, weights, x_groups=None):
     """Note 025 eq. (3): ``f(m_x | p, q, gamma, x) = G(px+q)/(G(px) G(q)) gamma^q m_x^(px-1) x^(px)
-    / (gamma + m_x x)^(px+q)``, summed in logs over repeat buyers."""
+    / (gamma + m_x x)^(px+q)``, summed in logs over repeat buyers, with its analytic gradient.
+
+    Log-gamma and digamma terms depend on ``x`` only and are evaluated once per distinct ``x``
+    (``x_groups = (distinct values, inverse index)``).
+    """
     p, q, g = theta
+    xu, inv = np.unique(x, return_inverse=True) if x_groups is None else x_groups
+    inv = inv.ravel()
+    pxu = p * xu
+    lg_u = gammaln(pxu + q) - gammaln(pxu) - gammaln(q) + q * np.log(g) + pxu * np.log(xu)
+    psi_u = digamma(pxu + q)
+    dp_u = xu * (psi_u - digamma(pxu) + np.log(xu))
+    dq_u = psi_u - digamma(q) + np.log(g)
     px = p * x
-    log_gm = np.log(g + m * x)
-    terms = (
-        gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(g)
-        + (px - 1.0) * np.log(m) + px * np.log(x) - (px + q) * log_gm
-    )
-    psi = digamma(px + q)
-    d_p = x * (psi - digamma(px) + np.log(m) + np.log(x) - log_gm)
-    d_q = psi - digamma(q) + np.log(g) - log_gm
-    d_g = q / g - (px + q) / (g + m * x)
+    log_m = np.log(m)
+    gm = g + m * x
+    log_gm = np.log(gm)
+    terms = lg_u[inv] + (px - 1.0) * log_m - (px + q) * log_gm
+    d_p = dp_u[inv] + x * (log_m - log_gm)
+    d_q = dq_u[inv] - log_gm
+    d_g = q / g - (px + q) / gm
     return float(terms @ weights), np.stack([d_p, d_q, d_g]) @ weights
 
 
@@ -112,8 +121,9 @@ class GammaGammaModel(BaseEstimator):
             )
         mean_m = float(np.average(m, weights=w))
         start = np.array([1.0, 2.0, mean_m])
+        groups = np.unique(x, return_inverse=True)
         result = fit_log_parameters(
-            lambda theta: _loglik_and_grad(theta, x, m, w),
+            lambda theta: _loglik_and_grad(theta, x, m, w, x_groups=groups),
             start,
             n_obs=float(w.sum()),
             penalizer=float(self.penalizer),
