@@ -98,6 +98,17 @@ class PearsonAccumulator:
         X = _as_float_array(chunk)
         if X.shape[1] != self.n_items:
             raise ValueError(f"chunk has {X.shape[1]} items, expected {self.n_items}")
+        if not np.isnan(X).any():
+            # no missing answers: one cross-product and column sums do it
+            n = float(len(X))
+            sums = X.sum(axis=0)
+            squares = np.einsum("ij,ij->j", X, X)
+            self._rows += len(X)
+            self._n += n
+            self._sx += sums[:, None]
+            self._sxx += squares[:, None]
+            self._sxy += X.T @ X
+            return self
         mask = ~np.isnan(X)
         if self.missing == "listwise":
             complete = mask.all(axis=1)
@@ -110,6 +121,14 @@ class PearsonAccumulator:
         self._sxx += (X0 * X0).T @ M
         self._sxy += X0.T @ X0
         return self
+
+    def item_moments(self) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and standard deviation (n − 1) of each item over the respondents who answered it."""
+        n = np.diag(self._n)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.diag(self._sx) / n
+            var = (np.diag(self._sxx) - n * mean**2) / (n - 1)
+        return mean, np.sqrt(np.maximum(var, 0.0))
 
     def covariance(self) -> np.ndarray:
         """Pairwise (or listwise) sample covariance with denominator n − 1."""

@@ -19,9 +19,11 @@ from sklearn.utils.validation import check_is_fitted
 from survey_engine.psychometrics.correlation import (
     CORRELATION_TYPES,
     MISSING_MODES,
+    CorrelationResult,
+    PearsonAccumulator,
     correlation_matrix,
     finalise,
-    CorrelationResult,
+    resolve_kind,
 )
 
 METHODS = ("minres", "ml", "principal")
@@ -29,6 +31,7 @@ ORTHOGONAL_ROTATIONS = ("varimax", "quartimax", "equamax", "oblimax", "geomin_or
 OBLIQUE_ROTATIONS = ("oblimin", "promax", "quartimin", "geomin_obl")
 ROTATIONS = OBLIQUE_ROTATIONS + ORTHOGONAL_ROTATIONS + ("none",)
 SCORE_METHODS = ("regression", "bartlett")
+CHUNK_ROWS = 50_000
 #: A communality at or above this is reported as a Heywood case.
 HEYWOOD_COMMUNALITY = 0.995
 
@@ -241,9 +244,17 @@ class FactorModel(BaseEstimator):
         """Fit to a respondents × items matrix (DataFrame with item columns, or array; NaN = missing)."""
         items, values = _items_and_values(X)
         self._validate_params(len(items))
-        result = correlation_matrix(values, kind=self.correlation, missing=self.missing)
-        means = np.nanmean(values, axis=0)
-        scales = np.nanstd(values, axis=0, ddof=1)
+        kind = resolve_kind(self.correlation, values)
+        if kind == "pearson":
+            accumulator = PearsonAccumulator(values.shape[1], missing=self.missing)
+            for start in range(0, len(values), CHUNK_ROWS):
+                accumulator.update(values[start : start + CHUNK_ROWS])
+            result = finalise(accumulator.result())
+            means, scales = accumulator.item_moments()
+        else:
+            result = correlation_matrix(values, kind=kind, missing=self.missing)
+            means = np.nanmean(values, axis=0)
+            scales = np.nanstd(values, axis=0, ddof=1)
         return self.fit_correlation(result, items, means, scales)
 
     def fit_correlation(self, correlation: CorrelationResult | np.ndarray, items=None,

@@ -38,15 +38,17 @@ def test_report_on_the_generating_model(world):
 
 def test_scales_and_listwise_pearson_options(world):
     raw = simulate(800, seed=3)
+    a, b, c, d = world.items[:4]  # the fourth heritage item is reverse keyed
+    assert list(world.reverse[:4]) == [False, False, False, True]
     raw = raw.mask(np.random.default_rng(0).random(raw.shape) < 0.03)
     report = run_analysis(raw, list(world.items[:8]), scale_min=1, scale_max=7, n_factors=2,
                           correlation="pearson", missing="listwise", rotation="promax",
-                          scales={"heritage": ["ch1", "ch2", "ch3", "-ch4R"]},
+                          scales={"heritage": [a, b, c, f"-{d}"]},
                           quality=QualityGates(straight_lining_min_items=0), parallel_iterations=5).report
     assert report["correlation_type"] == "pearson" and report["missing_data"] == "listwise"
     assert report["n_factors"] == 2 and report["rotation"] == "promax"
     heritage = report["reliability"]["heritage"]
-    assert heritage["type"] == "scale" and heritage["items"] == ["ch1", "ch2", "ch3", "-ch4R"]
+    assert heritage["type"] == "scale" and heritage["items"] == [a, b, c, f"-{d}"]
     assert heritage["alpha"] > 0.6
 
 
