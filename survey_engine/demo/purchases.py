@@ -157,7 +157,7 @@ def simulate_histories(
     scale = mean_value[customer] / params.p
     scale = np.where(day >= rise[customer], scale * rise_spend_factor, scale)
     value = rng.gamma(params.p, scale)
-    return Histories(customer, day, value, rate * 1.0, drop_p, mean_value, ~dropped)
+    return Histories(customer, day, value, rate, drop_p, mean_value, ~dropped)
 
 
 def orders_to_lines(
@@ -192,7 +192,7 @@ def orders_to_lines(
     channel = (rng.random(n_orders)[:, None] > channel_cdf[relationship[cust]]).sum(axis=1)
     channel = np.minimum(channel, 2)
 
-    countries = np.array(list(COUNTRIES))
+    countries = np.array(list(COUNTRY_SHARES))
     home = home_country[cust]
     abroad = (channel == 0) & (rng.random(n_orders) < 0.15)
     shop_country = np.where(abroad, rng.choice(countries, size=n_orders, p=list(COUNTRY_SHARES.values())), home)
