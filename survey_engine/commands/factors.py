@@ -195,6 +195,99 @@ def analyse_command(csv_path, items, reverse, scale_min, scale_max, scales_path,
     click.echo(f"\nFull report written to {json_path}")
 
 
+def _engine():
+    from survey_engine.config import Settings
+    from survey_engine.db import get_engine
+
+    try:
+        return get_engine(Settings.from_env().database_url)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+@factors.command("fit")
+@click.option("--questionnaire", "questionnaire_id", required=True, help="Questionnaire id, e.g. post_purchase_luxury.")
+@click.option("--version", type=int, default=None, help="Questionnaire version (default: the latest).")
+@click.option("--n-factors", default="auto", show_default=True,
+              help="Number of factors, or 'auto' to take parallel analysis' suggestion.")
+@click.option("--method", type=click.Choice(METHOD_CHOICES), default="minres", show_default=True)
+@click.option("--rotation", type=click.Choice(ROTATION_CHOICES), default="oblimin", show_default=True)
+@click.option("--correlation", type=click.Choice(("pearson", "polychoric", "auto")), default="auto",
+              show_default=True)
+@click.option("--missing", type=click.Choice(("pairwise", "listwise")), default="pairwise", show_default=True)
+@click.option("--scores", type=click.Choice(("regression", "bartlett")), default="regression",
+              show_default=True, help="Factor score method used for respondents' profiles.")
+@click.option("--no-activate", is_flag=True, help="Store the model without making it the active one.")
+def fit_command(questionnaire_id, version, n_factors, method, rotation, correlation, missing, scores,
+                no_activate) -> None:
+    """Fit a factor model to the stored, submitted responses of a questionnaire.
+
+    Reverse-keyed items and attention checks come from the questionnaire; respondents who fail
+    the attention check, straight-line, finish implausibly fast or skip more than half the items
+    are excluded and counted. The fitted model is stored as a new, immutable version and becomes
+    the active model used to score new responses (unless --no-activate). A fit that fails is
+    stored with its reason and never replaces the active model. Factor labels come from the
+    constructs of each factor's top items; override them in <questionnaire>.factor_labels.yaml
+    next to the questionnaire file (default label: new label).
+    """
+    from survey_engine.db import session_scope
+    from survey_engine.services.factors import fit_factor_model
+    from survey_engine.services.survey import ServiceError
+
+    k = _n_factors(n_factors)
+    try:
+        with session_scope(_engine()) as session:
+            record = fit_factor_model(session, questionnaire_id, version=version, activate=not no_activate,
+                                      n_factors=k, method=method, rotation=rotation, correlation=correlation,
+                                      missing=missing, scores=scores)
+            record_id, status, error, results = record.id, record.status, record.error, record.results
+            active = record.is_active
+    except ServiceError as exc:
+        raise click.ClickException(str(exc)) from None
+    if status != "fitted":
+        click.echo(f"Fit failed (stored as factor model {record_id}, not active): {error}", err=True)
+        raise SystemExit(1)
+    click.echo(format_report(results["report"]))
+    click.echo(f"\nStored as factor model {record_id}" + (" (active)." if active else " (not active)."))
+
+
+@factors.command("list")
+@click.option("--questionnaire", "questionnaire_id", default=None, help="Only models of this questionnaire.")
+def list_command(questionnaire_id) -> None:
+    """List stored factor models, newest first (* marks the active one)."""
+    from survey_engine.db import session_scope
+    from survey_engine.services.factors import list_factor_models
+
+    with session_scope(_engine()) as session:
+        rows = list_factor_models(session, questionnaire_id)
+    if not rows:
+        click.echo("No factor models stored yet.")
+        return
+    for row in rows:
+        mark = "*" if row["is_active"] else " "
+        detail = (f"{row['n_factors']} factors from {row['n_respondents']} respondents: "
+                  + ", ".join(row["factors"])) if row["status"] == "fitted" else f"failed: {row['error']}"
+        click.echo(f"{mark} {row['id']:>4}  {row['questionnaire_id']} v{row['version']}  "
+                   f"{row['created_at'][:19]}  {detail}")
+
+
+@factors.command("activate")
+@click.argument("model_id", type=int)
+def activate_command(model_id) -> None:
+    """Make the stored factor model MODEL_ID the one used to score new responses."""
+    from survey_engine.db import session_scope
+    from survey_engine.services.factors import activate_factor_model
+    from survey_engine.services.survey import ServiceError
+
+    try:
+        with session_scope(_engine()) as session:
+            record = activate_factor_model(session, model_id)
+            name = f"{record.questionnaire_id} v{record.questionnaire_version}"
+    except ServiceError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Factor model {model_id} is now active for {name}.")
+
+
 def _json_default(value):
     import numpy as np
 
