@@ -100,11 +100,19 @@ class TransactionColumns:
 
 @dataclass(frozen=True)
 class RejectedRow:
-    """A source row that was not loaded: its line number, why, and its raw fields."""
+    """A source row that was not loaded: its line number, its problems and its raw fields.
+
+    ``problems`` pairs each offending field (``customer``, ``date``, ``amount``, ``currency``,
+    ``order_id``, ``line_id`` or ``row``) with a message; ``reason`` joins the messages.
+    """
 
     line: int
-    reason: str
+    problems: tuple[tuple[str, str], ...]
     raw: tuple[str, ...]
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(message for _, message in self.problems)
 
 
 @dataclass(frozen=True)
@@ -125,41 +133,41 @@ def _validate_chunk(
 ) -> ParsedChunk:
     frame = pd.DataFrame(records, dtype=object)
     n = len(records)
-    reasons: list[list[str]] = [[] for _ in range(n)]
+    reasons: list[list[tuple[str, str]]] = [[] for _ in range(n)]
 
     def col(name: str) -> pd.Series:
         return frame[index[name]].astype(str).str.strip() if name in index else pd.Series([""] * n)
 
-    def flag(mask: np.ndarray, message) -> None:
+    def flag(mask: np.ndarray, field: str, message) -> None:
         for i in np.flatnonzero(mask):
-            reasons[i].append(message(i) if callable(message) else message)
+            reasons[i].append((field, message(i) if callable(message) else message))
 
     customer = col("customer")
-    flag((customer == "").to_numpy(), "missing customer id")
+    flag((customer == "").to_numpy(), "customer", "missing customer id")
     for key in ("order_id", "line_id"):
         if key in index:
-            flag((col(key) == "").to_numpy(), f"missing {key.replace('_', ' ')}")
+            flag((col(key) == "").to_numpy(), key, f"missing {key.replace('_', ' ')}")
 
     raw_date = col("date")
     fmt = date_format or "ISO8601"
     timestamp = pd.to_datetime(raw_date, format=fmt, errors="coerce", utc=True)
     bad_date = timestamp.isna().to_numpy()
-    flag(bad_date, lambda i: f"unparseable date {raw_date.iat[i]!r}" if raw_date.iat[i] else "missing date")
+    flag(bad_date, "date", lambda i: f"unparseable date {raw_date.iat[i]!r}" if raw_date.iat[i] else "missing date")
 
     raw_amount = col("amount")
     amount = pd.to_numeric(raw_amount, errors="coerce").to_numpy(dtype=float)
     non_numeric = ~np.isfinite(amount)
-    flag(non_numeric, lambda i: f"amount {raw_amount.iat[i]!r} is not a number" if raw_amount.iat[i] else "missing amount")
+    flag(non_numeric, "amount", lambda i: f"amount {raw_amount.iat[i]!r} is not a number" if raw_amount.iat[i] else "missing amount")
     negative = ~non_numeric & (amount < 0)
-    flag(negative, lambda i: f"negative amount {raw_amount.iat[i]}")
+    flag(negative, "amount", lambda i: f"negative amount {raw_amount.iat[i]}")
 
     currency = col("currency").str.upper() if "currency" in index else pd.Series([default_currency] * n)
     currency = currency.where(currency != "", default_currency)
     rate = currency.map(rates.rates).to_numpy(dtype=float)
-    flag(np.isnan(rate), lambda i: f"unknown currency {currency.iat[i]!r}")
+    flag(np.isnan(rate), "currency", lambda i: f"unknown currency {currency.iat[i]!r}")
 
     bad = np.array([bool(r) for r in reasons], dtype=bool)
-    rejects = [RejectedRow(lines[i], "; ".join(reasons[i]), tuple(records[i])) for i in np.flatnonzero(bad)]
+    rejects = [RejectedRow(lines[i], tuple(reasons[i]), tuple(records[i])) for i in np.flatnonzero(bad)]
     good = ~bad
     rows = pd.DataFrame(
         {
@@ -249,7 +257,8 @@ def iter_transaction_chunks(
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue
             if len(row) != width:
-                rejects.append(RejectedRow(start, f"wrong number of fields (expected {width}, got {len(row)})", tuple(row)))
+                problem = ("row", f"wrong number of fields (expected {width}, got {len(row)})")
+                rejects.append(RejectedRow(start, (problem,), tuple(row)))
             else:
                 records.append(row)
                 lines.append(start)
@@ -270,6 +279,31 @@ def _flush(records, lines, rejects, index, rates, default_currency, date_format)
         return ParsedChunk(chunk.rows, merged)
     empty = pd.DataFrame(columns=list(CANONICAL_COLUMNS))
     return ParsedChunk(empty, sorted(rejects, key=lambda r: r.line))
+
+
+#: Keys of a transaction record posted as JSON (``customer_id``, ``timestamp`` and ``amount`` required).
+RECORD_KEYS: dict[str, str] = {
+    "customer_id": "customer", "order_id": "order_id", "line_id": "line_id", "timestamp": "date",
+    "amount": "amount", "currency": "currency", "category": "category", "channel": "channel", "store": "store",
+}
+
+
+def validate_records(
+    records: list[Mapping], rates: CurrencyRates, *, default_currency: str | None = None
+) -> ParsedChunk:
+    """Validate transaction records given as mappings (the JSON API) exactly like CSV rows.
+
+    Keys are those of :data:`RECORD_KEYS`; ``line`` in the result is the 1-based position of the
+    record. Values are converted to text first, so ``12.5`` and ``"12.5"`` are the same amount;
+    timestamps are ISO 8601.
+    """
+    default_currency = (default_currency or rates.reporting_currency).upper()
+    keys = list(RECORD_KEYS)
+    index = {RECORD_KEYS[k]: i for i, k in enumerate(keys)}
+    rows = [["" if record.get(k) is None else str(record.get(k)) for k in keys] for record in records]
+    if not rows:
+        return ParsedChunk(pd.DataFrame(columns=list(CANONICAL_COLUMNS)), [])
+    return _validate_chunk(rows, list(range(1, len(rows) + 1)), index, rates, default_currency, None)
 
 
 def write_rejects(rejects: list[RejectedRow], handle: IO[str], *, header: bool = True) -> None:
