@@ -141,8 +141,13 @@ def run_analysis(
     chi2, df, p_value = bartlett_sphericity(R, corr.n_obs)
     parallel = parallel_analysis(values, kind=kind, missing=missing, observed=corr,
                                  n_iter=parallel_iterations, random_state=random_state)
-    k = parallel["suggested_factors"] if n_factors == "auto" else int(n_factors)
-    k = min(k, len(analysed) - 1)
+    if n_factors == "auto":
+        k = min(parallel["suggested_factors"], len(analysed) - 1)
+    else:
+        k = int(n_factors)
+        if not 1 <= k < len(analysed):
+            raise ValueError(f"n_factors must be between 1 and {len(analysed) - 1} for {len(analysed)} "
+                             f"items; got {n_factors}")
     pearson = PearsonAccumulator(len(analysed), missing=missing).update(values)
     cov = pearson.covariance()
     model = FactorModel(n_factors=k, method=method, rotation=rotation, correlation=kind,
