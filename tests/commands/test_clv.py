@@ -86,3 +86,77 @@ def test_invalid_tiers_file_is_a_clear_error(cdnow_csv, tmp_path):
                                               "client", "--date-col", "date", "--amount-col", "amount", "--json",
                                               str(tmp_path / "r.json")])
     assert missing_column.exit_code == 1 and "no column 'client' for customer" in missing_column.output
+
+
+def _import_file(tmp_path) -> Path:
+    path = tmp_path / "tx.csv"
+    path.write_text(
+        "client,order,line,when,value,ccy\n"
+        "C1,O1,1,2024-01-05,100,EUR\n"
+        "C1,O2,1,2024-02-05,50,EUR\n"
+        "C2,O3,1,2024-01-06,abc,EUR\n"
+        "C2,O4,1,2024-01-07,10,XXX\n"
+    )
+    return path
+
+
+IMPORT_COLUMNS = ["--customer-col", "client", "--order-col", "order", "--line-col", "line", "--date-col", "when",
+                  "--amount-col", "value", "--currency-col", "ccy", "--category-col", "", "--channel-col", "",
+                  "--store-col", ""]
+
+
+def test_import_command_is_idempotent_and_lists_rejects(runner, session, tmp_path):
+    from sqlmodel import select
+
+    from survey_engine.models.clv import Transaction
+
+    source = _import_file(tmp_path)
+    args = ["clv", "import", "--csv", str(source), *IMPORT_COLUMNS, "--rejects", str(tmp_path / "rej.csv")]
+    first = runner.invoke(args=args)
+    assert first.exit_code == 0, first.output
+    assert "4 rows read, 2 loaded, 0 already stored, 2 rejected (amounts in EUR)" in first.output
+    assert "line 4: amount 'abc' is not a number" in first.output
+    assert "line 5: unknown currency 'XXX'" in first.output
+    assert pd.read_csv(tmp_path / "rej.csv")["line"].tolist() == [4, 5]
+    again = runner.invoke(args=args)
+    assert "4 rows read, 0 loaded, 2 already stored, 2 rejected" in again.output
+    assert len(session.exec(select(Transaction)).all()) == 2
+
+
+def test_import_command_names_a_missing_column(runner, tmp_path):
+    result = runner.invoke(args=["clv", "import", "--csv", str(_import_file(tmp_path))])
+    assert result.exit_code == 1
+    assert "no column 'customer_id' for customer" in result.output
+
+
+def test_fit_command_on_stored_cdnow(runner, cdnow_csv, tmp_path):
+    lines = pd.read_csv(cdnow_csv, dtype=str)
+    lines["order"] = [f"O{i}" for i in range(len(lines))]
+    lines["line"] = "1"
+    source = tmp_path / "cdnow_orders.csv"
+    lines.to_csv(source, index=False)
+    args = ["clv", "import", "--csv", str(source), "--customer-col", "customer", "--order-col", "order",
+            "--line-col", "line", "--date-col", "date", "--date-format", "%Y%m%d", "--amount-col", "amount",
+            "--currency-col", "", "--category-col", "", "--channel-col", "", "--store-col", "",
+            "--currency-rates", str(_usd_rates(tmp_path))]
+    imported = runner.invoke(args=args)
+    assert imported.exit_code == 0, imported.output
+    assert "6919 rows read, 6919 loaded" in imported.output and "(amounts in USD)" in imported.output
+    validation = runner.invoke(args=["clv", "fit", "--calibration-end", "1997-09-30", "--horizon-weeks", "39"])
+    assert validation.exit_code == 0, validation.output
+    assert "CLV model version 1 (validation): 2357 customers; BG/NBD r=0.243 alpha=4.414 a=0.793 b=2.426" in validation.output
+    assert "Gamma-Gamma p=6.25 q=3.74 gamma=15.44" in validation.output
+    assert "hold-out ultra_luxury: predictive tiers held" in validation.output
+    production = runner.invoke(args=["clv", "fit"])
+    assert "CLV model version 2 (production, active): 2357 customers" in production.output
+
+
+def _usd_rates(tmp_path) -> Path:
+    path = tmp_path / "usd.yaml"
+    path.write_text("reporting_currency: USD\nrates:\n  USD: 1.0\n")
+    return path
+
+
+def test_fit_command_without_data(runner):
+    result = runner.invoke(args=["clv", "fit"])
+    assert result.exit_code == 1 and "no stored transactions to fit" in result.output
