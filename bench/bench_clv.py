@@ -23,7 +23,6 @@ import tracemalloc
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from survey_engine.clv.bgnbd import BetaGeoModel
@@ -107,7 +106,7 @@ def cdnow_summary() -> pd.DataFrame:
 
 def compare_with_lifetimes(label: str, summary: pd.DataFrame, repeats: int) -> None:
     try:
-        import lifetimes  # noqa: F401
+        import lifetimes  # noqa: F401 - only checks that it imports
     except Exception as exc:  # noqa: BLE001 - any import failure is reported, not hidden
         print(f"{label}: lifetimes not importable ({type(exc).__name__}: {exc}); no ratio")
         return

@@ -63,8 +63,10 @@ def analyse(transactions_path, customer_col, date_col, amount_col, currency_col,
 
     Example (CDNOW-style file with dates like 19970101):
 
-      survey-engine clv analyse --transactions tx.csv --customer-col customer --date-col date
-      --amount-col amount --date-format %Y%m%d --calibration-end 1997-09-30 --json report.json
+    \b
+      survey-engine clv analyse --transactions tx.csv --customer-col customer \\
+        --date-col date --amount-col amount --date-format %Y%m%d \\
+        --calibration-end 1997-09-30 --json report.json
     """
     from survey_engine.clv.analysis import run_clv_analysis
     from survey_engine.clv.mle import ConvergenceError

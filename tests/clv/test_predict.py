@@ -1,6 +1,5 @@
 """Predictions: horizons and discount rates in the model's unit, discounted CLV."""
 import numpy as np
-import pandas as pd
 import pytest
 
 from survey_engine.clv.bgnbd import BetaGeoModel

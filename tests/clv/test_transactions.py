@@ -129,3 +129,15 @@ def test_rates_file_packaged_env_and_path(tmp_path, monkeypatch):
 def test_invalid_rates_name_the_key(data, message):
     with pytest.raises(ValueError, match=message):
         parse_currency_rates(data, "rates.yaml")
+
+
+def test_json_records_are_validated_like_csv_rows():
+    from survey_engine.clv.transactions import validate_records
+
+    parsed = validate_records(
+        [{"customer_id": "C1", "order_id": "O1", "line_id": 1, "timestamp": "2024-03-01", "amount": 10, "currency": "usd"},
+         {"customer_id": "C2", "order_id": "O2", "line_id": "1", "timestamp": "2024-03-01", "amount": "x"}],
+        RATES,
+    )
+    assert parsed.rows["amount"].tolist() == [5.0] and parsed.rows["line_id"].tolist() == ["1"]
+    assert [(r.line, r.problems) for r in parsed.rejects] == [(2, (("amount", "amount 'x' is not a number"),))]
