@@ -195,6 +195,11 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return shifted
 
 
+# Expected position of the top archetype on a factor, by the sign of its catalog strength; a factor
+# the profile leaves out can still count (it separates the other archetypes).
+_EXPECTED = {1: "high", -1: "low", 0: "not in profile"}
+
+
 def _hard(memberships: np.ndarray) -> np.ndarray:
     """One-hot of the most likely archetype per row (classification EM; soft labels would let the
     neighbour votes decay towards the priors)."""
@@ -581,7 +586,8 @@ class ArchetypeAssigner(ClassifierMixin, TransformerMixin, BaseEstimator):
 
     def predict(self, X) -> np.ndarray:
         """Top archetype id of each customer."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
     def signals(self, X) -> pd.DataFrame:
         """Which signals each customer had: boolean columns ``factors`` and ``text``."""
@@ -607,8 +613,9 @@ class ArchetypeAssigner(ClassifierMixin, TransformerMixin, BaseEstimator):
         -------
         list of dict
             Per customer: ``archetype``, ``membership``, ``signals`` (list), ``factors`` (list of
-            {factor, score, expected, contribution}), ``text_contribution``, ``phrases`` (list of
-            {phrase, similarity, contribution}).
+            {factor, score, expected, contribution}; ``expected`` is "high", "low" or "not in
+            profile"), ``text_contribution``, ``phrases`` (list of {phrase, similarity,
+            contribution}).
         """
         logits, LF, LT, Zs, blocks = self._score(X)
         memberships = _softmax(logits / self.temperature_)
@@ -639,9 +646,9 @@ class ArchetypeAssigner(ClassifierMixin, TransformerMixin, BaseEstimator):
         for i in range(n):
             factor_items = [
                 {"factor": self.factors_[f], "score": round(float(Zs[i, f]), 3),
-                 "expected": "high" if self.profile_[top[i], f] > 0 else "low",
+                 "expected": _EXPECTED[int(np.sign(self.profile_[top[i], f]))],
                  "contribution": round(float(factor_contrib[i, f]), 3)}
-                for f in factor_order[i] if observed[i, f] and self.profile_[top[i], f] != 0
+                for f in factor_order[i] if observed[i, f] and factor_contrib[i, f] != 0
             ]
             hits = phrase_hits.get(i, [])
             total_sim = sum(max(sim, 0.0) for _, sim in hits)
