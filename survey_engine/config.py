@@ -21,6 +21,7 @@ ENVIRONMENT_VARIABLES = {
     "SURVEY_ENGINE_INVITATION_TTL_DAYS": "Days an invitation link stays valid (default 60).",
     "SURVEY_ENGINE_MAX_BODY_BYTES": "Largest accepted request body in bytes (default 1048576).",
     "SURVEY_ENGINE_EMBEDDING_MODEL": "Path of a sentence-transformers model (default: the bundled all-MiniLM-L6-v2).",
+    "SURVEY_ENGINE_CURRENCY_RATES": "Path of a currency-rates YAML file (default: the packaged survey_engine/clv/currency_rates.yaml).",
     "SURVEY_ENGINE_LOG_LEVEL": "Logging level (default INFO).",
     "TEST_DATABASE_URL": "Tests only: run the suite against this database too (e.g. PostgreSQL); must be reachable.",
 }

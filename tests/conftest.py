@@ -36,21 +36,32 @@ def _worker() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
-def _postgres_database_for_worker() -> str:
-    """A private database per xdist worker, created fresh, so parallel workers never share rows."""
-    base = make_url(TEST_DATABASE_URL)
-    name = f"{base.database}_{_worker()}"
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+def _postgres_admin(statement: str) -> None:
+    admin = sa.create_engine(make_url(TEST_DATABASE_URL), isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
     with admin.connect() as connection:
-        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        connection.execute(sa.text(statement))
     admin.dispose()
+
+
+def _postgres_database_for_worker() -> str:
+    """A private database per test process (xdist worker), created fresh and dropped at the end,
+    so parallel workers and concurrent runs never share rows."""
+    base = make_url(TEST_DATABASE_URL)
+    name = f"{base.database}_{_worker()}_{os.getpid()}"
+    _postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _postgres_admin(f'CREATE DATABASE "{name}"')
     return base.set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")
-def migrated_databases(tmp_path_factory) -> dict[str, str]:
-    return {}
+def migrated_databases():
+    databases: dict[str, str] = {}
+    yield databases
+    from survey_engine.db import dispose_engines
+
+    dispose_engines()
+    if "postgresql" in databases:
+        _postgres_admin(f'DROP DATABASE IF EXISTS "{make_url(databases["postgresql"]).database}" WITH (FORCE)')
 
 
 @pytest.fixture(params=BACKENDS)

@@ -35,3 +35,11 @@ def test_torch_and_scikit_learn_are_pinned_for_install():
     constraints = (ROOT / "constraints.txt").read_text(encoding="utf-8")
     assert '"torch==2.13.0"' in pyproject and "torch==2.13.0" in constraints
     assert "scikit-learn>=1.6,<1.8" in pyproject
+
+
+def test_every_environment_variable_read_by_the_code_is_declared():
+    used = set()
+    for path in (ROOT / "survey_engine").rglob("*.py"):
+        used.update(re.findall(r"\b(SURVEY_ENGINE_[A-Z_]+|DATABASE_URL)\b", path.read_text(encoding="utf-8")))
+    missing = used - set(ENVIRONMENT_VARIABLES)
+    assert not missing, f"declare and document these in config.ENVIRONMENT_VARIABLES: {sorted(missing)}"

@@ -146,3 +146,39 @@ def serve(host: str, port: int) -> None:
 
 
 commands = [init_db, db_revision, load_questionnaires, invite, create_api_key_command, serve]
+
+
+@click.command("demo")
+@click.option("--customers", default=600, show_default=True, type=click.IntRange(1, 1_000_000),
+              help="How many synthetic clients to create.")
+@click.option("--seed", default=7, show_default=True, type=int, help="Random seed: the same seed gives the same people.")
+def demo(customers: int, seed: int) -> None:
+    """Seed a reproducible synthetic population for trying the engine.
+
+    Creates clients with survey responses (Likert answers drawn from a known factor model, free
+    text from per-archetype phrase banks), open invitations and purchase histories. The hidden
+    ground truth (true archetypes, planted duplicates) is written to the instance folder as
+    demo_truth.csv, apart from the product tables. Loads the shipped questionnaires first; does
+    nothing when the database already holds customers.
+    """
+    from survey_engine.db import session_scope
+    from survey_engine.services.demo import existing_customers, seed_demo
+    from survey_engine.services.survey import read_questionnaire_files, sync_questionnaires
+
+    settings = _settings()
+    with session_scope(_engine()) as session:
+        present = existing_customers(session)
+        if present:
+            click.echo(f"The database already holds {present} customers; no demo data added.")
+            return
+        sync_questionnaires(session, read_questionnaire_files(settings.questionnaires_dir))
+        summary = seed_demo(session, customers=customers, seed=seed, instance_dir=settings.instance_dir,
+                            ttl_days=settings.invitation_ttl_days)
+    click.echo(f"Demo population (seed {seed}): {summary.customers} customers, {summary.responses} submitted "
+               f"responses, {summary.drafts} drafts, {summary.invitations} invitations.")
+    for name, detail in summary.contributed.items():
+        click.echo(f"  {name}: {detail}")
+    click.echo(f"Ground truth for evaluation: {summary.truth_file}")
+
+
+commands.append(demo)

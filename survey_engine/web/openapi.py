@@ -27,7 +27,33 @@ def _ok(schema_ref: str, description: str = "OK") -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_ref}"}}}}
 
 
+def _contributed() -> tuple[dict[str, Any], dict[str, Any]]:
+    """``OPENAPI_PATHS`` and ``OPENAPI_SCHEMAS`` of every other module in ``survey_engine.web``."""
+    import importlib
+    import pkgutil
+
+    import survey_engine.web as web
+
+    paths: dict[str, Any] = {}
+    schemas: dict[str, Any] = {}
+    for info in sorted(pkgutil.iter_modules(web.__path__), key=lambda m: m.name):
+        if info.name in {"openapi", "api"}:
+            continue
+        module = importlib.import_module(f"{web.__name__}.{info.name}")
+        paths.update(getattr(module, "OPENAPI_PATHS", {}))
+        schemas.update(getattr(module, "OPENAPI_SCHEMAS", {}))
+    return paths, schemas
+
+
 def openapi_document() -> dict[str, Any]:
+    document = _core_document()
+    paths, schemas = _contributed()
+    document["paths"].update(paths)
+    document["components"]["schemas"].update(schemas)
+    return document
+
+
+def _core_document() -> dict[str, Any]:
     staff = [{"bearer": []}]
     return {
         "openapi": "3.1.0",
