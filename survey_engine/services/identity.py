@@ -8,7 +8,6 @@ functions. Every function works inside the caller's session and never commits: t
 from __future__ import annotations
 
 import csv
-import io
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone

@@ -1,6 +1,5 @@
 """Linking: each rule on hand-made records, hard negatives, manual constraints that are never undone,
 survivorship, and precision/recall/calibration on the demo population's planted duplicates."""
-import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import clone
