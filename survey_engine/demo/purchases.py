@@ -1,17 +1,22 @@
 """Purchase histories drawn from a BG/NBD process with Gamma-Gamma order values.
 
 Each customer buys with a Poisson rate :math:`\\lambda \\sim \\mathrm{Gamma}(r, \\alpha)` while
-alive and, after every purchase, drops out for good with probability
+alive and, after every *repeat* purchase, drops out for good with probability
 :math:`p \\sim \\mathrm{Beta}(a, b)` (Fader, Hardie & Lee, 2005, "Counting your customers the
-easy way", Marketing Science 24(2), section 2). Order values are
+easy way", Marketing Science 24(2), section 2); the first purchase starts the customer's clock
+and is not a drop-out opportunity, exactly as the model's likelihood assumes. Order values are
 :math:`z \\sim \\mathrm{Gamma}(p_{gg}, \\nu)` with :math:`\\nu \\sim \\mathrm{Gamma}(q, \\gamma)`
 (Fader, Hardie & Lee, 2005, "RFM and CLV", Journal of Marketing Research 42(4); the
 Gamma-Gamma spend model), so a customer's mean order value is :math:`p_{gg} / \\nu`. Time is
 simulated in days; the model parameters are stated per week, the unit the CLV module defaults to.
 
-The demo population multiplies rate and value by mild relationship-style factors and plants
-*rising* clients whose rate and spend jump late in their history; :func:`iter_transactions`
-streams the pure model (known parameters) for benchmarks of any size.
+The demo population departs from the pure model on purpose in two ways: it multiplies rate and
+value by mild relationship-style factors (so value is tied to the relationship style), and it
+plants *rising* clients (``rising_rate`` of the customers, 5% by default) whose rate and spend
+jump late in their history and who never drop out, so value tiers and drift have something to
+find. :func:`iter_transactions` streams the pure model, from which a BG/NBD fit on the RFM summary
+recovers ``(r, alpha, a, b)`` (tested in ``tests/demo/test_purchases.py``), for benchmarks of any
+size.
 """
 from __future__ import annotations
 
@@ -137,19 +142,24 @@ def simulate_histories(
     drop_p = np.where(rising, 0.0, drop_p)
     rise_rate = np.maximum(rate * rise_rate_factor, rise_min_rate)
 
-    customers, days = [], []
-    active = np.arange(n)
+    # The first purchase (acquisition) is not a transaction opportunity for dropping out: in the
+    # BG/NBD a customer can become inactive only right after a *repeat* purchase, which is what
+    # the likelihood (eq. 6 of the paper: alive throughout when x = 0) assumes.
     t = np.asarray(first_day, dtype=float).copy()
+    customers, days = [np.arange(n)], [t.copy()]
     dropped = np.zeros(n, dtype=bool)
-    while active.size:
+    active = np.arange(n)
+    while True:
+        weekly = np.where(t[active] >= rise[active], rise_rate[active], rate[active])
+        t[active] += rng.exponential(7.0 / weekly)
+        active = active[t[active] < horizon_days]
+        if not active.size:
+            break
         customers.append(active)
         days.append(t[active])
         gone = rng.random(active.size) < drop_p[active]
         dropped[active[gone]] = True
         active = active[~gone]
-        weekly = np.where(t[active] >= rise[active], rise_rate[active], rate[active])
-        t[active] += rng.exponential(7.0 / weekly)
-        active = active[t[active] < horizon_days]
     customer = np.concatenate(customers)
     day = np.concatenate(days)
     order = np.lexsort((day, customer))
