@@ -40,7 +40,12 @@ def create_app(settings: Settings | None = None, test_config: dict[str, Any] | N
     )
     if test_config:
         app.config.update(test_config)
-    logging.basicConfig(level=settings.log_level)
+    from survey_engine.logging_json import configure_logging
+
+    configure_logging(settings.log_level, json_lines=settings.production)
+    if settings.production:
+        # Never the interactive debugger in production, whatever FLASK_DEBUG says.
+        app.debug = False
     app.extensions["engine"] = get_engine(settings.database_url)
 
     from survey_engine.services.survey import read_questionnaire_files
