@@ -11,6 +11,7 @@ from typing import Any, Mapping
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, func, select
 
 from survey_engine.definitions.errors import DefinitionError, DefinitionIssue
@@ -159,6 +160,18 @@ def spec_of(version: QuestionnaireVersion) -> QuestionnaireSpec:
     return spec
 
 
+def spec_for(session: Session, version_id: int) -> QuestionnaireSpec:
+    """The parsed spec of the stored version ``version_id``; the row (and its large JSON) is read
+    only the first time, since versions are immutable."""
+    spec = _spec_cache.get(version_id)
+    if spec is None:
+        version = session.get(QuestionnaireVersion, version_id)
+        if version is None:
+            raise NotFound(f"questionnaire version {version_id} does not exist", field="questionnaire")
+        spec = spec_of(version)
+    return spec
+
+
 def list_questionnaires(session: Session) -> list[dict[str, Any]]:
     rows = session.exec(select(QuestionnaireVersion).order_by(QuestionnaireVersion.questionnaire_id,
                                                                QuestionnaireVersion.version)).all()
@@ -247,12 +260,24 @@ def create_invitation(session: Session, *, customer_external_id: str, order_id: 
     return IssuedInvitation(invitation, token)
 
 
+# Statements of the submit path, built once: the respondent flow runs them on every request.
+_INVITATION_BY_TOKEN = select(Invitation).where(Invitation.token_hash == sa.bindparam("token_hash"))
+_invitations = Invitation.__table__
+_CLAIM_INVITATION = (
+    sa.update(_invitations)
+    .where(_invitations.c.id == sa.bindparam("invitation_id"), _invitations.c.completed_at.is_(None))
+    .values(completed_at=sa.bindparam("now"),
+            started_at=sa.func.coalesce(_invitations.c.started_at, sa.bindparam("now")))
+)
+_INSERT_RESPONSE = sa.insert(Response.__table__)
+
+
 def find_invitation(session: Session, token: str, *, now: datetime | None = None,
                     allow_completed: bool = False) -> Invitation:
     """The invitation behind a token, or NotFound / Gone with a message for the respondent."""
     if not token or len(token) > 200:
         raise NotFound("This survey link is not valid.")
-    invitation = session.exec(select(Invitation).where(Invitation.token_hash == hash_token(token))).first()
+    invitation = session.exec(_INVITATION_BY_TOKEN, params={"token_hash": hash_token(token)}).first()
     if invitation is None:
         raise NotFound("This survey link is not valid.")
     if invitation.completed_at is not None and not allow_completed:
@@ -281,6 +306,9 @@ class SubmitOutcome:
     errors: dict[str, str] = field(default_factory=dict)
     answers: dict[str, Any] = field(default_factory=dict)
     response: Response | None = None
+    #: Id and time of the stored submission (submitted, or already_submitted when known).
+    response_id: int | None = None
+    submitted_at: datetime | None = None
 
 
 def draft_for(session: Session, invitation: Invitation) -> Response | None:
@@ -290,8 +318,8 @@ def draft_for(session: Session, invitation: Invitation) -> Response | None:
 def save_draft(session: Session, invitation: Invitation, raw: Mapping[str, Any], *, language: str,
                from_form: bool = False) -> SubmitOutcome:
     """Store partial answers so the respondent can resume; invalid fields are reported, valid ones kept."""
-    version = session.get(QuestionnaireVersion, invitation.questionnaire_version_id)
-    result = validate_answers(spec_of(version), raw, partial=True, from_form=from_form)
+    result = validate_answers(spec_for(session, invitation.questionnaire_version_id), raw, partial=True,
+                              from_form=from_form)
     now = utcnow()
     response = draft_for(session, invitation)
     if response is None:
@@ -312,44 +340,57 @@ def save_draft(session: Session, invitation: Invitation, raw: Mapping[str, Any],
 
 
 def submit_response(session: Session, invitation: Invitation, raw: Mapping[str, Any], *, language: str,
-                    from_form: bool = False, channel: str = "web") -> SubmitOutcome:
+                    from_form: bool = False, channel: str = "web", _retry: bool = False) -> SubmitOutcome:
     """Validate and store the final answers. Exactly one submission per invitation: a replay or
     a concurrent double submit stores nothing and reports ``already_submitted``."""
     if invitation.completed_at is not None:
-        return SubmitOutcome("already_submitted", response=draft_for(session, invitation))
-    version = session.get(QuestionnaireVersion, invitation.questionnaire_version_id)
-    result = validate_answers(spec_of(version), raw, partial=False, from_form=from_form)
+        stored = draft_for(session, invitation)
+        return SubmitOutcome("already_submitted", response=stored, response_id=stored.id if stored else None,
+                             submitted_at=stored.submitted_at if stored else None)
+    result = validate_answers(spec_for(session, invitation.questionnaire_version_id), raw, partial=False,
+                              from_form=from_form)
     if result.errors:
         return SubmitOutcome("invalid", errors=dict(result.errors), answers=dict(result.answers))
+    # A draft exists only once the respondent saved (save_draft sets started_at in the same
+    # transaction), so a headless submit skips that query; a draft saved concurrently surfaces
+    # as a unique violation below and the submit is retried with the draft in view.
+    may_have_draft = invitation.started_at is not None or _retry
     now = utcnow()
-    claimed = session.execute(
-        sa.update(Invitation)
-        .where(Invitation.id == invitation.id, Invitation.completed_at.is_(None))
-        .values(completed_at=now, started_at=sa.func.coalesce(Invitation.started_at, now))
-    ).rowcount
+    claimed = session.execute(_CLAIM_INVITATION, {"invitation_id": invitation.id, "now": now}).rowcount
     if claimed != 1:
         session.rollback()
         return SubmitOutcome("already_submitted")
-    response = draft_for(session, invitation)
+    response = draft_for(session, invitation) if may_have_draft else None
     started = (response.started_at if response is not None else None) or invitation.opened_at or now
-    if response is None:
-        response = Response(invitation_id=invitation.id, customer_id=invitation.customer_id,
-                            questionnaire_version_id=invitation.questionnaire_version_id,
-                            language=language, started_at=started)
-    response.answers = dict(result.answers)
-    response.language = language
-    response.status = "submitted"
-    response.channel = channel
-    response.updated_at = now
-    response.submitted_at = now
-    response.duration_seconds = max((now - started).total_seconds(), 0.0)
-    session.add(response)
+    values = dict(answers=dict(result.answers), language=language, status="submitted", channel=channel,
+                  updated_at=now, submitted_at=now, duration_seconds=max((now - started).total_seconds(), 0.0))
     try:
-        session.flush()
+        if response is None:
+            # A plain INSERT: no ORM object to build and flush on the hot path of headless submits.
+            response_id = session.execute(_INSERT_RESPONSE.values(
+                invitation_id=invitation.id, customer_id=invitation.customer_id,
+                questionnaire_version_id=invitation.questionnaire_version_id, started_at=started,
+                **values)).inserted_primary_key[0]
+        else:
+            for key, value in values.items():
+                setattr(response, key, value)
+            session.add(response)
+            session.flush()
+            response_id = response.id
     except IntegrityError:
         session.rollback()
-        return SubmitOutcome("already_submitted")
-    return SubmitOutcome("submitted", answers=dict(result.answers), response=response)
+        if _retry:
+            return SubmitOutcome("already_submitted")
+        # Nothing was written (the claim rolled back too): a draft appeared meanwhile; go again.
+        session.refresh(invitation)
+        return submit_response(session, invitation, raw, language=language, from_form=from_form,
+                               channel=channel, _retry=True)
+    # The claim changed the row behind the session's back; keep the loaded object truthful
+    # without marking it dirty (which would write the same values again at commit).
+    set_committed_value(invitation, "completed_at", now)
+    set_committed_value(invitation, "started_at", invitation.started_at or now)
+    return SubmitOutcome("submitted", answers=dict(result.answers), response=response, response_id=response_id,
+                         submitted_at=now)
 
 
 def response_public(response: Response, *, questionnaire_id: str | None = None, version: int | None = None,

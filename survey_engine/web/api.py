@@ -165,8 +165,7 @@ def submit_response():
         raise FieldErrors(errors)
     session = get_session()
     invitation = service.find_invitation(session, token, allow_completed=True)
-    version = session.get(QuestionnaireVersion, invitation.questionnaire_version_id)
-    spec = service.spec_of(version)
+    spec = service.spec_for(session, invitation.questionnaire_version_id)
     language = language or invitation.language or spec.languages[0]
     if language not in spec.languages:
         raise FieldErrors({"language": f"must be one of {', '.join(spec.languages)}"})
@@ -176,9 +175,11 @@ def submit_response():
         raise FieldErrors({f"answers.{name}": message for name, message in outcome.errors.items()}, status=422,
                           message="Some answers are invalid; nothing was stored.")
     session.commit()
-    response = service.draft_for(session, invitation)
-    return jsonify({"ok": True, "status": "submitted", "response_id": response.id,
-                    "submitted_at": response.submitted_at.isoformat()}), 200
+    if outcome.response_id is None:  # lost a concurrent double submit: report the stored one
+        stored = service.draft_for(session, invitation)
+        outcome.response_id, outcome.submitted_at = stored.id, stored.submitted_at
+    return jsonify({"ok": True, "status": "submitted", "response_id": outcome.response_id,
+                    "submitted_at": outcome.submitted_at.isoformat()}), 200
 
 
 def _datetime_arg(name: str, errors: dict) -> datetime | None:

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
-from survey_engine.models import QuestionnaireVersion, Response
+from survey_engine.models import Response
 from survey_engine.services import survey as service
 from survey_engine.web import get_session
 from survey_engine.web.i18n import negotiate_language, ui
@@ -79,8 +79,7 @@ def _render_form(token, invitation, spec, lang, answers, errors=None, notice=Non
 def _load(token: str, *, allow_completed: bool = False):
     session = get_session()
     invitation = service.find_invitation(session, token, allow_completed=allow_completed)
-    version = session.get(QuestionnaireVersion, invitation.questionnaire_version_id)
-    return session, invitation, service.spec_of(version)
+    return session, invitation, service.spec_for(session, invitation.questionnaire_version_id)
 
 
 @bp.get("/<token>")

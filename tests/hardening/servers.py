@@ -59,6 +59,7 @@ class Gunicorn:
         self.args = [str(VENV_BIN / "gunicorn"), "-c", str(GUNICORN_CONF), "-b", f"127.0.0.1:{self.port}",
                      "-w", str(workers), "--threads", str(threads), *extra_args, app]
         self.log_dir = Path(log_dir or tempfile.mkdtemp(prefix="gunicorn-"))
+        self.log_dir.mkdir(parents=True, exist_ok=True)
         self.process: subprocess.Popen | None = None
 
     @property
