@@ -14,6 +14,7 @@ result.
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 import os
 import re
 import threading
@@ -232,6 +233,7 @@ class TextEmbedder:
         self.batch_size = int(batch_size)
         self.cache = cache if cache is not None else InMemoryEmbeddingCache()
         self._model = None
+        self._tokenizer_copy = None
 
     @property
     def model(self):
@@ -260,6 +262,15 @@ class TextEmbedder:
     def max_seq_length(self) -> int:
         return int(self.model.max_seq_length)
 
+    def _counting_tokenizer(self):
+        # A private copy: the model's own tokenizer carries truncation state that encode() sets,
+        # so sharing it with the counting thread would miscount.
+        if self._tokenizer_copy is None:
+            import copy
+
+            self._tokenizer_copy = copy.deepcopy(self.model.tokenizer)
+        return self._tokenizer_copy
+
     def count_truncated(self, texts: Sequence[str]) -> int:
         """How many of ``texts`` exceed the model's maximum sequence length in tokens.
 
@@ -270,7 +281,7 @@ class TextEmbedder:
         long_texts = [t for t in texts if len(t) > limit // 2]
         if not long_texts:
             return 0
-        encoded = self.model.tokenizer(long_texts, add_special_tokens=True, truncation=False,
+        encoded = self._counting_tokenizer()(long_texts, add_special_tokens=True, truncation=False,
                                        return_attention_mask=False, return_token_type_ids=False,
                                        verbose=False)
         return int(sum(len(ids) > limit for ids in encoded["input_ids"]))
@@ -303,14 +314,20 @@ class TextEmbedder:
             distinct.setdefault(key, text)
             row_keys.append(key)
 
-        found = dict(self.cache.get_many(list(distinct))) if distinct else {}
-        missing = [key for key in distinct if key not in found]
+        keys = list(distinct)
+        found = dict(self.cache.get_many(keys)) if distinct else {}
+        missing = [key for key in keys if key not in found]
         n_truncated = 0
         device = "none"
         if missing:
             missing_texts = [distinct[key] for key in missing]
-            encoded = self.encode(missing_texts)
-            n_truncated = self.count_truncated(missing_texts)
+            # Counting truncated texts tokenizes on the CPU (the Rust tokenizer releases the GIL),
+            # so it runs beside the encoding instead of after it; on a GPU this hides its cost.
+            self._counting_tokenizer()
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                truncated = pool.submit(self.count_truncated, missing_texts)
+                encoded = self.encode(missing_texts)
+                n_truncated = truncated.result()
             new = dict(zip(missing, encoded))
             self.cache.put_many(new, self.model_id)
             found.update(new)
@@ -320,9 +337,11 @@ class TextEmbedder:
 
         dim = next(iter(found.values())).shape[0] if found else self.dimension
         vectors = np.zeros((len(normalised), dim), dtype=np.float32)
-        for row, key in enumerate(row_keys):
-            if key is not None:
-                vectors[row] = found[key]
+        if keys:
+            position = {key: i for i, key in enumerate(keys)}
+            matrix = np.stack([found[key] for key in keys])
+            rows = np.flatnonzero(present)
+            vectors[rows] = matrix[[position[row_keys[row]] for row in rows]]
         return EmbeddingResult(vectors=vectors, present=present, model_id=self.model_id, device=device,
                                n_empty=int((~present).sum()), n_truncated=n_truncated,
                                n_cache_hits=len(distinct) - len(missing), n_encoded=len(missing))
