@@ -1,4 +1,4 @@
-"""WSGI entry point for production servers: ``gunicorn -w 4 -b 0.0.0.0:8000 wsgi:app``."""
+"""WSGI entry point for production servers: ``gunicorn -c survey_engine/gunicorn_conf.py wsgi:app``."""
 from survey_engine.app import create_app
 
 app = create_app()

@@ -23,6 +23,10 @@ ENVIRONMENT_VARIABLES = {
     "SURVEY_ENGINE_EMBEDDING_MODEL": "Path of a sentence-transformers model (default: the bundled all-MiniLM-L6-v2).",
     "SURVEY_ENGINE_CURRENCY_RATES": "Path of a currency-rates YAML file (default: the packaged survey_engine/clv/currency_rates.yaml).",
     "SURVEY_ENGINE_LOG_LEVEL": "Logging level (default INFO).",
+    "SURVEY_ENGINE_TOKEN_LOOKUP_LIMIT": "Failed survey-link lookups allowed per client IP and window, as "
+                                        "`COUNT/SECONDS` (default 30/600); then 429 until the window ends.",
+    "SURVEY_ENGINE_PROXY_HOPS": "Number of trusted reverse proxies in front of the app whose X-Forwarded-For "
+                                "gives the client IP (default 0: the peer address is the client).",
     "TEST_DATABASE_URL": "Tests only: run the suite against this database too (e.g. PostgreSQL); must be reachable.",
 }
 
@@ -35,6 +39,16 @@ def _env_int(name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ValueError(f"environment variable {name} must be an integer, got {raw!r}") from None
+
+
+def _env_rate(name: str, default: tuple[int, int]) -> tuple[int, int]:
+    raw = (os.environ.get(name) or "").strip()
+    if not raw:
+        return default
+    count, _, seconds = raw.partition("/")
+    if not (count.strip().isdigit() and seconds.strip().isdigit() and int(count) > 0 and int(seconds) > 0):
+        raise ValueError(f"environment variable {name} must look like COUNT/SECONDS, e.g. 30/600; got {raw!r}")
+    return int(count), int(seconds)
 
 
 @dataclass(frozen=True)
@@ -51,6 +65,8 @@ class Settings:
     invitation_ttl_days: int = 60
     max_body_bytes: int = 1024 * 1024
     log_level: str = "INFO"
+    token_lookup_limit: tuple[int, int] = (30, 600)
+    proxy_hops: int = 0
     extra: dict = field(default_factory=dict)
 
     @property
@@ -75,6 +91,8 @@ class Settings:
             invitation_ttl_days=_env_int("SURVEY_ENGINE_INVITATION_TTL_DAYS", 60),
             max_body_bytes=_env_int("SURVEY_ENGINE_MAX_BODY_BYTES", 1024 * 1024),
             log_level=env.get("SURVEY_ENGINE_LOG_LEVEL", "INFO").upper(),
+            token_lookup_limit=_env_rate("SURVEY_ENGINE_TOKEN_LOOKUP_LIMIT", (30, 600)),
+            proxy_hops=_env_int("SURVEY_ENGINE_PROXY_HOPS", 0),
         )
         values.update(overrides)
         return cls(**values)

@@ -23,7 +23,7 @@ def _assign_request_id() -> None:
 
 @bp.after_app_request
 def _echo_request_id(response):
-    request_id = g.get("request_id")
-    if request_id:
-        response.headers[HEADER] = request_id
+    if "request_id" not in g:  # an earlier before-request hook answered on its own (e.g. 429)
+        _assign_request_id()
+    response.headers[HEADER] = g.request_id
     return response
