@@ -18,6 +18,13 @@ from survey_engine.web.openapi import openapi_document
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 ALL_STAFF = ("researcher", "marketer", "admin")
+#: Largest id a row can have (PostgreSQL INTEGER); a larger number in a request names nothing.
+MAX_ID = 2**31 - 1
+
+
+def is_number(raw: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also accepts "²" or "٣", which ``int`` refuses."""
+    return raw.isascii() and raw.isdigit()
 
 
 def require_role(*roles: str) -> Callable:
@@ -111,7 +118,7 @@ def questionnaire(questionnaire_id: str):
     session = get_session()
     version_arg = request.args.get("version")
     if version_arg is not None:
-        if not version_arg.isdigit():
+        if not is_number(version_arg) or not 1 <= int(version_arg) <= MAX_ID:
             raise FieldErrors({"version": "must be a positive integer"})
         version = session.query(QuestionnaireVersion).filter_by(
             questionnaire_id=questionnaire_id, version=int(version_arg)).first()
@@ -198,8 +205,9 @@ def _int_arg(name: str, default: int | None, errors: dict, *, low: int = 1, high
     raw = request.args.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or int(raw) < low or (high is not None and int(raw) > high):
-        errors[name] = f"must be an integer between {low} and {high}" if high else f"must be an integer ≥ {low}"
+    high = MAX_ID if high is None else high
+    if not is_number(raw) or not low <= int(raw) <= high:
+        errors[name] = f"must be an integer between {low} and {high}"
         return default
     return int(raw)
 

@@ -8,7 +8,7 @@ from flask import Blueprint, g, jsonify, request
 
 from survey_engine.services.identity import RecordsRejected
 from survey_engine.web import get_session
-from survey_engine.web.api import FieldErrors, json_body, require_role
+from survey_engine.web.api import MAX_ID, FieldErrors, is_number, json_body, require_role
 from survey_engine.web.errors import error_response
 
 bp = Blueprint("api_identity", __name__, url_prefix="/api/v1/identity")
@@ -158,7 +158,7 @@ def split():
 def person(person_id: str):
     from survey_engine.services.identity import find_person, person_public
 
-    if not person_id.isdigit():
+    if not is_number(person_id) or not 1 <= int(person_id) <= MAX_ID:
         raise FieldErrors({"person_id": "must be a positive integer"})
     session = get_session()
     return jsonify({"ok": True, "person": person_public(session, find_person(session, int(person_id)))})
@@ -263,8 +263,9 @@ OPENAPI_PATHS: dict[str, Any] = {
         "summary": "A person: golden record, source records, links, manual decisions (a retired person is "
                    "followed to the one it merged into)",
         "security": _STAFF,
-        "parameters": [{"name": "person_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
-        "responses": {"200": _json(_PERSON_RESULT), **_errors(401, 403, 404, 503)}}},
+        "parameters": [{"name": "person_id", "in": "path", "required": True,
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}}],
+        "responses": {"200": _json(_PERSON_RESULT), **_errors(400, 401, 403, 404, 503)}}},
     "/api/v1/identity/customers/{external_id}": {"get": {
         "summary": "The resolved person of a customer external id (the id used by invitations and transactions)",
         "security": _STAFF,

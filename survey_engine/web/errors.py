@@ -5,7 +5,7 @@ import logging
 
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import OperationalError, InterfaceError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from survey_engine.services.survey import ServiceError
@@ -58,6 +58,15 @@ def init_app(app: Flask) -> None:
         _rollback()
         return error_response(503, "The service is temporarily unavailable; please try again shortly.",
                               headers={"Retry-After": "5"})
+
+    @app.errorhandler(DataError)
+    def _unstorable_value(exc: DataError):
+        # Input that passed validation but that the database refuses (PostgreSQL: a NUL character
+        # in text, a number out of range) is the client's error, not ours.
+        log.warning("the database refused a value from the request: %s", exc.orig.__class__.__name__)
+        _rollback()
+        return error_response(400, "A value in the request cannot be stored (for example a NUL character "
+                                   "or a number out of range).")
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
+#: Largest row id (PostgreSQL INTEGER); kept equal to ``survey_engine.web.api.MAX_ID``.
+MAX_ID = 2**31 - 1
+
 ERROR = {
     "type": "object",
     "required": ["ok", "status", "error", "errors"],
@@ -81,7 +84,7 @@ def _core_document() -> dict[str, Any]:
                     "customer": {"type": "string", "minLength": 1, "maxLength": 100},
                     "order": {"type": "string", "minLength": 1, "maxLength": 100},
                     "questionnaire": {"type": "string", "minLength": 1, "maxLength": 100},
-                    "language": {"type": "string", "maxLength": 10},
+                    "language": {"type": "string", "minLength": 1, "maxLength": 10},
                     "reissue": {"type": "boolean"}}},
                 "Invitation": {"type": "object", "required": ["ok", "id", "token", "url", "expires_at"], "properties": {
                     "ok": {"const": True}, "id": {"type": "integer"}, "token": {"type": "string"},
@@ -92,7 +95,7 @@ def _core_document() -> dict[str, Any]:
                     "token": {"type": "string", "minLength": 1, "maxLength": 200},
                     "answers": {"type": "object", "description": "{item name: answer}; integers for Likert and "
                                 "NPS, option values for choices, strings for free text"},
-                    "language": {"type": "string", "maxLength": 10}}},
+                    "language": {"type": "string", "minLength": 1, "maxLength": 10}}},
                 "SubmitResult": {"type": "object", "required": ["ok", "status", "response_id"], "properties": {
                     "ok": {"const": True}, "status": {"const": "submitted"}, "response_id": {"type": "integer"},
                     "submitted_at": {"type": "string"}}},
@@ -120,7 +123,7 @@ def _core_document() -> dict[str, Any]:
                 "summary": "One questionnaire version (latest unless ?version=)", "security": staff,
                 "parameters": [
                     {"name": "questionnaire_id", "in": "path", "required": True, "schema": {"type": "string"}},
-                    {"name": "version", "in": "query", "schema": {"type": "integer", "minimum": 1}}],
+                    {"name": "version", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}],
                 "responses": {"200": _ok("Questionnaire"), **_error_responses(400, 401, 403, 404, 503)}}},
             "/api/v1/invitations": {"post": {
                 "summary": "Invite a customer after an order; returns the one-time survey link", "security": staff,
@@ -139,12 +142,12 @@ def _core_document() -> dict[str, Any]:
                     "summary": "Responses, newest first, paginated and filtered", "security": staff,
                     "parameters": [
                         {"name": "questionnaire", "in": "query", "schema": {"type": "string"}},
-                        {"name": "version", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                        {"name": "version", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}},
                         {"name": "status", "in": "query", "schema": {"enum": ["submitted", "draft", "all"]}},
                         {"name": "customer", "in": "query", "schema": {"type": "string"}},
                         {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}},
                         {"name": "until", "in": "query", "schema": {"type": "string", "format": "date-time"}},
-                        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}},
                         {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}}],
                     "responses": {"200": _ok("ResponsePage"), **_error_responses(400, 401, 403, 503)}}},
         },
