@@ -1,10 +1,39 @@
-"""CSRF protection and security headers on every response."""
+"""CSRF protection, security headers on every response, and input limits that hold for every
+route: JSON nested too deeply is invalid JSON (not a crash), ``<int:…>`` route parts stop at the
+largest row id."""
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.routing import IntegerConverter
 
 csrf = CSRFProtect()
+
+#: Largest row id (PostgreSQL INTEGER): a larger number in a URL names nothing (404), instead of
+#: reaching the database as an out-of-range value.
+MAX_ROW_ID = 2**31 - 1
+
+
+class RowIdConverter(IntegerConverter):
+    """``<int:…>`` in routes, bounded to 0…MAX_ROW_ID."""
+
+    def __init__(self, map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ROW_ID)
+        super().__init__(map, *args, **kwargs)
+
+
+class JSONProvider(DefaultJSONProvider):
+    """Flask's JSON, except that a body nested beyond Python's recursion limit (``[[[[…]]]]``
+    within the size limit) is a ``ValueError`` like any other invalid JSON."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -13,7 +42,10 @@ CONTENT_SECURITY_POLICY = (
 
 
 def init_app(app: Flask) -> None:
+    """Call before registering blueprints (the converter applies to rules added afterwards)."""
     csrf.init_app(app)
+    app.json = JSONProvider(app)
+    app.url_map.converters["int"] = RowIdConverter
 
     @app.after_request
     def _security_headers(response):
