@@ -43,14 +43,14 @@ def _parse_fit_form(form, questionnaires: list[dict]) -> tuple[dict, dict[str, s
     version = None
     raw_version = form.get("version", "").strip()
     if raw_version:
-        if not raw_version.isdigit() or (questionnaire_id in known and int(raw_version) not in known[questionnaire_id]):
+        if not (raw_version.isascii() and raw_version.isdigit()) or (questionnaire_id in known and int(raw_version) not in known[questionnaire_id]):
             errors["version"] = "choose a stored version (or leave empty for the latest)"
         else:
             version = int(raw_version)
     raw_factors = form.get("n_factors", "auto").strip() or "auto"
     n_factors: int | str = "auto"
     if raw_factors != "auto":
-        if not raw_factors.isdigit() or not 1 <= int(raw_factors) <= 30:
+        if not (raw_factors.isascii() and raw_factors.isdigit()) or not 1 <= int(raw_factors) <= 30:
             errors["n_factors"] = "a whole number from 1 to 30, or auto (parallel analysis)"
         else:
             n_factors = int(raw_factors)

@@ -34,7 +34,7 @@ def index():
     if questionnaire_id is not None and questionnaire_id not in known:
         raise ServiceError(f"unknown questionnaire {questionnaire_id!r}", field="questionnaire")
     version = request.args.get("version", "")
-    if version and (not version.isdigit() or int(version) not in known.get(questionnaire_id, [])):
+    if version and (not (version.isascii() and version.isdigit()) or int(version) not in known.get(questionnaire_id, [])):
         raise ServiceError("choose a stored version, or all versions", field="version")
     period = request.args.get("period", "month")
     if period not in service.PERIODS:
