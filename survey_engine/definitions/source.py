@@ -78,7 +78,12 @@ def _duplicate_keys(node: yaml.Node, file: str, path: tuple[PathSegment, ...], s
 
 def parse_yaml(text: str, file: str) -> YamlDocument:
     """Parse YAML text (safe loader) into a :class:`YamlDocument`; never raises on bad YAML."""
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as exc:  # a control character: refused before parsing starts
+        line = text.count("\n", 0, exc.position) + 1
+        reason = f"YAML syntax error: character #x{exc.character:04x} is not allowed in YAML ({exc.reason})"
+        return YamlDocument(file, None, None, [DefinitionIssue(file, "", reason, line)])
     try:
         root = loader.get_single_node()
         data = loader.construct_document(root) if root is not None else None
