@@ -98,6 +98,8 @@ def assign_archetypes(session: Session, questionnaire_id: str, *, catalogs_dir: 
         ``run_id``, ``n_customers``, and per catalog: version, counts per archetype, signals used.
     """
     from survey_engine.archetyping.assign import ArchetypeAssigner, assignment_features, embed_catalog
+    from survey_engine.services.profile_models import save_fitted_assigner
+    from survey_engine.services.profiles import correction_labels
     from survey_engine.text.embeddings import TextEmbedder
 
     catalogs = load_catalogs(session, questionnaire_id, catalogs_dir)
@@ -127,8 +129,14 @@ def assign_archetypes(session: Session, questionnaire_id: str, *, catalogs_dir: 
         embeddings = [embedder.embed([r.answers.get(item, "") for r in responses]) for item in catalog.catalog.text_items]
         prototypes = embed_catalog(catalog, embedder) if embeddings else None
         X = assignment_features(scores, embeddings, factors=factors)
+        # Advisors' corrections (profiles) are labels: EM keeps them fixed and they set the temperature.
+        labels = correction_labels(session, catalog.id, [r.customer_id for r in responses], run_id=run_id)
         assigner = ArchetypeAssigner(catalog, prototypes, factors=factors, factor_weight=factor_weight,
-                                     text_weight=text_weight).fit(X)
+                                     text_weight=text_weight).fit(X, labels)
+        # Kept so a new response is assigned by this very model at once (profiles, no refit).
+        save_fitted_assigner(session, run_id=run_id, questionnaire_id=questionnaire_id, catalog=catalog,
+                             assigner=assigner, factor_model_id=record.id,
+                             embedding_model_id=embedder.model_id if embeddings else None, n_customers=len(responses))
         memberships = assigner.predict_proba(X)
         explanations = assigner.explain(X)
         session.exec(update(ArchetypeAssignment)
@@ -149,6 +157,7 @@ def assign_archetypes(session: Session, questionnaire_id: str, *, catalogs_dir: 
             "counts": {a: int(counts.get(a, 0)) for a in ids},
             "mean_top_membership": round(float(memberships.max(axis=1).mean()), 4),
             "em_iterations": int(assigner.n_iter_),
+            "labelled_by_advisors": sum(label is not None for label in labels),
         }
     session.flush()
     return summary

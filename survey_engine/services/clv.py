@@ -181,6 +181,10 @@ def import_transactions_csv(
         if reject_handle is not None:
             reject_handle.close()
     _finish_run(engine, run_id, summary, reject_file=None if rejects_to is None else str(rejects_to))
+    # The persons these lines belong to get their profiles updated at once (profiles build on this module).
+    from survey_engine.services.profiles import on_transactions_imported
+
+    on_transactions_imported(engine, run_id)
     return summary
 
 
@@ -223,6 +227,10 @@ def import_transaction_records(
         raise
     _absorb(summary, parsed, inserted, duplicates, 0)
     _finish_run(engine, run_id, summary)
+    # The persons these lines belong to get their profiles updated at once (profiles build on this module).
+    from survey_engine.services.profiles import on_transactions_imported
+
+    on_transactions_imported(engine, run_id)
     return summary
 
 

@@ -23,6 +23,7 @@ from survey_engine.services.survey import latest_version
 CONTRIBUTORS: dict[str, str] = {
     "transactions": "survey_engine.services.clv:store_demo_transactions",
     "identity": "survey_engine.services.identity:store_demo_source_records",
+    "profiles": "survey_engine.services.profiles:refresh_demo_profiles",
 }
 
 

@@ -389,6 +389,10 @@ def submit_response(session: Session, invitation: Invitation, raw: Mapping[str, 
     # without marking it dirty (which would write the same values again at commit).
     set_committed_value(invitation, "completed_at", now)
     set_committed_value(invitation, "started_at", invitation.started_at or now)
+    # The person's profile follows at once; profiles build on this module, hence the late import.
+    from survey_engine.services.profiles import on_response_submitted
+
+    on_response_submitted(session, response_id)
     return SubmitOutcome("submitted", answers=dict(result.answers), response=response, response_id=response_id,
                          submitted_at=now)
 
