@@ -984,12 +984,16 @@ def assign_response(session: Session, response: Response, *, embedder=None) -> l
     return stored
 
 
+# Runs after every submission: built once, executed on the session's connection.
+_PERSON_OF_RESPONSE = (
+    sa.select(CustomerPerson.__table__.c.person_id)
+    .join(Customer.__table__, Customer.__table__.c.external_id == CustomerPerson.__table__.c.external_id)
+    .join(Response.__table__, Response.__table__.c.customer_id == Customer.__table__.c.id)
+    .where(Response.__table__.c.id == sa.bindparam("response_id")))
+
+
 def _person_of_response(session: Session, response_id: int) -> int | None:
-    return session.execute(
-        sa.select(CustomerPerson.person_id)
-        .join(Customer, Customer.external_id == CustomerPerson.external_id)
-        .join(Response, Response.customer_id == Customer.id)
-        .where(Response.id == response_id)).scalar()
+    return session.connection().execute(_PERSON_OF_RESPONSE, {"response_id": response_id}).scalar()
 
 
 def update_after_response(session: Session, response: Response | int, *, embedder=None,

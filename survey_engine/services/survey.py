@@ -356,7 +356,7 @@ def submit_response(session: Session, invitation: Invitation, raw: Mapping[str, 
     # as a unique violation below and the submit is retried with the draft in view.
     may_have_draft = invitation.started_at is not None or _retry
     now = utcnow()
-    claimed = session.execute(_CLAIM_INVITATION, {"invitation_id": invitation.id, "now": now}).rowcount
+    claimed = session.connection().execute(_CLAIM_INVITATION, {"invitation_id": invitation.id, "now": now}).rowcount
     if claimed != 1:
         session.rollback()
         return SubmitOutcome("already_submitted")
@@ -367,7 +367,7 @@ def submit_response(session: Session, invitation: Invitation, raw: Mapping[str, 
     try:
         if response is None:
             # A plain INSERT: no ORM object to build and flush on the hot path of headless submits.
-            response_id = session.execute(_INSERT_RESPONSE.values(
+            response_id = session.connection().execute(_INSERT_RESPONSE.values(
                 invitation_id=invitation.id, customer_id=invitation.customer_id,
                 questionnaire_version_id=invitation.questionnaire_version_id, started_at=started,
                 **values)).inserted_primary_key[0]

@@ -80,7 +80,7 @@ def _refuse_blocked_clients():
         return None
     limit, seconds = settings().token_lookup_limit
     window = current_window(seconds)
-    if failures(get_session(), client_key(), window) < limit:
+    if failures(get_session().connection(), client_key(), window) < limit:
         return None
     retry_after = max(1, window + seconds - int(time.time()))
     return error_response(429, "Too many invalid survey links from your address; please try again later.",
