@@ -109,17 +109,22 @@ def _finish_run(engine: Engine, run_id: int, summary: ImportSummary | None, *, e
                 reject_file: str | None = None) -> None:
     with Session(engine) as session:
         run = session.get(ImportRun, run_id)
-        run.finished_at = utcnow()
-        run.reject_file = reject_file
-        if error is not None:
-            run.status, run.error = "failed", error[:2000]
-        else:
-            run.status = "completed"
-            run.rows_read, run.rows_loaded = summary.rows_read, summary.rows_loaded
-            run.rows_duplicate, run.rows_rejected = summary.rows_duplicate, summary.rows_rejected
-            run.reject_reasons = dict(summary.reject_reasons)
+        _record_outcome(run, summary, error=error, reject_file=reject_file)
         session.add(run)
         session.commit()
+
+
+def _record_outcome(run: ImportRun, summary: ImportSummary | None, *, error: str | None = None,
+                    reject_file: str | None = None) -> None:
+    run.finished_at = utcnow()
+    run.reject_file = reject_file
+    if error is not None:
+        run.status, run.error = "failed", error[:2000]
+    else:
+        run.status = "completed"
+        run.rows_read, run.rows_loaded = summary.rows_read, summary.rows_loaded
+        run.rows_duplicate, run.rows_rejected = summary.rows_duplicate, summary.rows_rejected
+        run.reject_reasons = dict(summary.reject_reasons)
 
 
 def _absorb(summary: ImportSummary, chunk: ParsedChunk, inserted: int, duplicates: int, keep_rejects: int) -> None:
@@ -196,6 +201,20 @@ class InvalidRecords(ValueError):
         self.errors = errors
 
 
+def _valid_records(records: list[Mapping], rates: CurrencyRates) -> ParsedChunk:
+    """Validated rows of ``records``, or :class:`InvalidRecords` naming every bad field."""
+    errors: dict[str, str] = {}
+    parsed = validate_records(records, rates)
+    field_key = {"customer": "customer_id", "date": "timestamp", "amount": "amount", "currency": "currency",
+                 "order_id": "order_id", "line_id": "line_id"}
+    for rej in parsed.rejects:
+        for fld, message in rej.problems:
+            errors.setdefault(f"transactions[{rej.line - 1}].{field_key.get(fld, fld)}", message)
+    if errors:
+        raise InvalidRecords(errors)
+    return parsed
+
+
 def import_transaction_records(
     engine: Engine, records: list[Mapping], rates: CurrencyRates, *, source: str = "api"
 ) -> ImportSummary:
@@ -208,15 +227,7 @@ def import_transaction_records(
     InvalidRecords
         With one entry per bad field, keyed ``transactions[<0-based index>].<key>``.
     """
-    errors: dict[str, str] = {}
-    parsed = validate_records(records, rates)
-    field_key = {"customer": "customer_id", "date": "timestamp", "amount": "amount", "currency": "currency",
-                 "order_id": "order_id", "line_id": "line_id"}
-    for rej in parsed.rejects:
-        for fld, message in rej.problems:
-            errors.setdefault(f"transactions[{rej.line - 1}].{field_key.get(fld, fld)}", message)
-    if errors:
-        raise InvalidRecords(errors)
+    parsed = _valid_records(records, rates)
     run_id = _start_run(engine, source)
     summary = ImportSummary(run_id)
     try:
@@ -232,6 +243,32 @@ def import_transaction_records(
 
     on_transactions_imported(engine, run_id)
     return summary
+
+
+def store_demo_transactions(session: Session, population) -> str:
+    """Store a demo population's transactions (``survey-engine demo``) inside the caller's session.
+
+    The lines go through the API import's path: every one is validated and converted into the
+    reporting currency of the currency-rates table (:func:`validate_records`), lines already
+    stored are skipped as duplicates, and an :class:`ImportRun` (source ``demo:seed <seed>``)
+    records the outcome. Returns a one-line summary.
+    """
+    from survey_engine.clv.transactions import load_currency_rates
+
+    rates = load_currency_rates()
+    lines = population.transactions.rename(columns={"store_or_country": "store"})
+    parsed = _valid_records(lines.to_dict(orient="records"), rates)
+    run = ImportRun(source=f"demo:seed {population.seed}")
+    session.add(run)
+    session.flush()
+    summary = ImportSummary(int(run.id))
+    inserted, duplicates = _insert_rows(session, parsed.rows, run.id)
+    _absorb(summary, parsed, inserted, duplicates, 0)
+    _record_outcome(run, summary)
+    session.add(run)
+    session.flush()
+    return (f"{summary.rows_loaded} transaction lines stored ({summary.rows_duplicate} already present), "
+            f"amounts in {rates.reporting_currency}")
 
 
 def stored_transactions(session: Session) -> pd.DataFrame:
@@ -260,8 +297,17 @@ def survey_engagement(session: Session) -> pd.Series:
     return pd.Series({external: float(count) for external, count in rows}, dtype=float)
 
 
-def fit_clv_model(
-    engine: Engine,
+def fit_clv_model(engine: Engine, **options) -> CLVModelRecord:
+    """Fit and store a CLV model in a database transaction of its own.
+
+    ``options`` are those of :func:`fit_clv_model_in_session`; a failed fit writes nothing.
+    """
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        return fit_clv_model_in_session(session, **options)
+
+
+def fit_clv_model_in_session(
+    session: Session,
     *,
     calibration_end=None,
     observation_end=None,
@@ -272,7 +318,8 @@ def fit_clv_model(
     tier_config=None,
     tiers_source: str | None = None,
 ) -> CLVModelRecord:
-    """Fit BG/NBD + Gamma-Gamma on the stored transactions and store the model and customer values.
+    """Fit BG/NBD + Gamma-Gamma on the stored transactions and store the model and customer values,
+    inside the caller's session (which commits or rolls back).
 
     Without ``calibration_end`` the new model becomes the active one (kind ``production``). With it,
     the fit uses purchases up to that day and its record (kind ``validation``) carries the hold-out
@@ -283,10 +330,9 @@ def fit_clv_model(
     from survey_engine.clv.tiers import load_tier_config
 
     config = tier_config or load_tier_config()
-    with Session(engine) as session:
-        transactions = stored_transactions(session)
-        engagement = survey_engagement(session)
-        last_id = session.execute(sa.select(sa.func.max(Transaction.id))).scalar()
+    transactions = stored_transactions(session)
+    engagement = survey_engagement(session)
+    last_id = session.execute(sa.select(sa.func.max(Transaction.id))).scalar()
     if transactions.empty:
         raise ValueError("no stored transactions to fit: import some with `survey-engine clv import` first")
     result = run_clv_analysis(
@@ -297,54 +343,63 @@ def fit_clv_model(
     )
     report = result.report
     production = calibration_end is None
-    with Session(engine, expire_on_commit=False) as session, session.begin():
-        version = (session.execute(sa.select(sa.func.max(CLVModelRecord.version))).scalar() or 0) + 1
-        if production:
-            for old in session.exec(select(CLVModelRecord).where(CLVModelRecord.is_active == True)):  # noqa: E712
-                old.is_active = False
-                session.add(old)
-            session.flush()
-        record = CLVModelRecord(
-            version=version,
-            kind="production" if production else "validation",
-            is_active=production,
-            params={"bgnbd": {k: report["bgnbd"][k] for k in ("r", "alpha", "a", "b")},
-                    "gamma_gamma": {k: report["gamma_gamma"][k] for k in ("p", "q", "gamma")}},
-            standard_errors={"bgnbd": report["bgnbd"]["se"], "gamma_gamma": report["gamma_gamma"]["se"]},
-            log_likelihood={"bgnbd": report["bgnbd"]["log_likelihood"],
-                            "gamma_gamma": report["gamma_gamma"]["log_likelihood"]},
-            options={"time_unit": time_unit, "calibration_end": report["calibration_end"],
-                     "observation_end": report["observation_end"], "horizon_weeks": horizon_weeks,
-                     "annual_discount_rate": annual_discount_rate, "penalizer": penalizer,
-                     "tiers": {"source": tiers_source or "packaged tiers.yaml", "weights": dict(config.weights),
-                               "top_shares": dict(config.top_shares),
-                               "past_spend_thresholds": None if config.past_spend_thresholds is None
-                               else dict(config.past_spend_thresholds),
-                               "lapse_p_alive_below": config.lapse_p_alive_below}},
-            data={"n_transactions": int(len(transactions)), "last_transaction_id": last_id,
-                  "first_purchase": str(transactions["timestamp"].min().date()),
-                  "last_purchase": str(transactions["timestamp"].max().date())},
-            report=report,
-            n_customers=report["n_customers"],
-        )
-        session.add(record)
+    version = (session.execute(sa.select(sa.func.max(CLVModelRecord.version))).scalar() or 0) + 1
+    if production:
+        for old in session.exec(select(CLVModelRecord).where(CLVModelRecord.is_active == True)):  # noqa: E712
+            old.is_active = False
+            session.add(old)
         session.flush()
-        preds = result.predictions
-        values = [
-            {
-                "model_id": record.id, "customer_external_id": str(row.customer_id), "frequency": row.frequency,
-                "recency": row.recency, "age": row.T, "monetary_value": row.monetary_value,
-                "total_spend": row.total_spend, "p_alive": row.p_alive, "expected_purchases": row.expected_purchases,
-                "probability_of_purchase": row.probability_of_purchase,
-                "expected_average_value": row.expected_average_value, "clv": row.clv, "tier_score": row.tier_score,
-                "tier": row.tier, "past_spend_tier": row.past_spend_tier, "rising": bool(row.rising),
-                "lapse_risk": bool(row.lapse_risk), "upgrade_propensity": row.upgrade_propensity,
-            }
-            for row in preds.itertuples(index=False)
-        ]
-        for start in range(0, len(values), 5000):
-            session.execute(sa.insert(CustomerValue), values[start:start + 5000])
+    record = CLVModelRecord(
+        version=version,
+        kind="production" if production else "validation",
+        is_active=production,
+        params={"bgnbd": {k: report["bgnbd"][k] for k in ("r", "alpha", "a", "b")},
+                "gamma_gamma": {k: report["gamma_gamma"][k] for k in ("p", "q", "gamma")}},
+        standard_errors={"bgnbd": report["bgnbd"]["se"], "gamma_gamma": report["gamma_gamma"]["se"]},
+        log_likelihood={"bgnbd": report["bgnbd"]["log_likelihood"],
+                        "gamma_gamma": report["gamma_gamma"]["log_likelihood"]},
+        options={"time_unit": time_unit, "calibration_end": report["calibration_end"],
+                 "observation_end": report["observation_end"], "horizon_weeks": horizon_weeks,
+                 "annual_discount_rate": annual_discount_rate, "penalizer": penalizer,
+                 "tiers": {"source": tiers_source or "packaged tiers.yaml", "weights": dict(config.weights),
+                           "top_shares": dict(config.top_shares),
+                           "past_spend_thresholds": None if config.past_spend_thresholds is None
+                           else dict(config.past_spend_thresholds),
+                           "lapse_p_alive_below": config.lapse_p_alive_below}},
+        data={"n_transactions": int(len(transactions)), "last_transaction_id": last_id,
+              "first_purchase": str(transactions["timestamp"].min().date()),
+              "last_purchase": str(transactions["timestamp"].max().date())},
+        report=report,
+        n_customers=report["n_customers"],
+    )
+    session.add(record)
+    session.flush()
+    preds = result.predictions
+    values = [
+        {
+            "model_id": record.id, "customer_external_id": str(row.customer_id), "frequency": row.frequency,
+            "recency": row.recency, "age": row.T, "monetary_value": row.monetary_value,
+            "total_spend": row.total_spend, "p_alive": row.p_alive, "expected_purchases": row.expected_purchases,
+            "probability_of_purchase": row.probability_of_purchase,
+            "expected_average_value": row.expected_average_value, "clv": row.clv, "tier_score": row.tier_score,
+            "tier": row.tier, "past_spend_tier": row.past_spend_tier, "rising": bool(row.rising),
+            "lapse_risk": bool(row.lapse_risk), "upgrade_propensity": row.upgrade_propensity,
+        }
+        for row in preds.itertuples(index=False)
+    ]
+    for start in range(0, len(values), 5000):
+        session.execute(sa.insert(CustomerValue), values[start:start + 5000])
     return record
+
+
+def fit_demo_clv_model(session: Session, population) -> str:
+    """Fit the active CLV model on a demo population's stored transactions (``survey-engine demo``),
+    observed up to the last day of its window; returns a one-line summary."""
+    record = fit_clv_model_in_session(session, observation_end=population.end)
+    bg = record.params["bgnbd"]
+    tiers = ", ".join(f"{k} {v}" for k, v in record.report["tiers"]["counts"].items())
+    return (f"CLV model version {record.version} (active) on {record.n_customers} customers: BG/NBD "
+            f"r={bg['r']:.3f} alpha={bg['alpha']:.2f} a={bg['a']:.3f} b={bg['b']:.3f}; tiers {tiers}")
 
 
 def active_model(session: Session) -> CLVModelRecord | None:
