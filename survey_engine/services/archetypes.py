@@ -163,6 +163,22 @@ def assign_archetypes(session: Session, questionnaire_id: str, *, catalogs_dir: 
     return summary
 
 
+def assign_demo_archetypes(session: Session, population) -> str:
+    """Assign the customers of a demo population (``survey-engine demo``) to the archetypes of the
+    configured catalogs (``SURVEY_ENGINE_ARCHETYPES_DIR``), using the active factor models the demo
+    just fitted; returns a one-line summary."""
+    from survey_engine.config import Settings
+
+    catalogs_dir = Settings.from_env().archetypes_dir
+    done = []
+    for questionnaire_id in sorted(set(population.responses["questionnaire_id"])):
+        summary = assign_archetypes(session, questionnaire_id, catalogs_dir=catalogs_dir)
+        catalogs = ", ".join(f"{catalog_id} (mean top membership {info['mean_top_membership']:.2f})"
+                             for catalog_id, info in summary["catalogs"].items())
+        done.append(f"{questionnaire_id}: {summary['n_customers']} customers assigned in {catalogs}")
+    return "; ".join(done)
+
+
 def archetype_report(session: Session, questionnaire_id: str) -> dict[str, Any]:
     """Distribution, confidence and confusion of the current assignments, per catalog.
 

@@ -139,6 +139,23 @@ def fit_factor_model(session: Session, questionnaire_id: str, *, version: int | 
     return record
 
 
+def fit_demo_factor_model(session: Session, population) -> str:
+    """Fit and activate the factor model of each questionnaire a demo population answered
+    (``survey-engine demo``), with the default options; a failed fit raises :class:`ServiceError`.
+
+    Returns a one-line summary.
+    """
+    done = []
+    for questionnaire_id in sorted(set(population.responses["questionnaire_id"])):
+        record = fit_factor_model(session, questionnaire_id)
+        if record.status != "fitted":
+            raise ServiceError(f"the factor model of {questionnaire_id!r} could not be fitted: {record.error}",
+                               field="questionnaire")
+        done.append(f"{questionnaire_id} model {record.id} (active) on {record.n_respondents} respondents, "
+                    f"{len(record.results['labels'])} factors")
+    return "; ".join(done)
+
+
 def _json_default(value):
     if isinstance(value, np.generic):
         return value.item()
