@@ -156,24 +156,29 @@ def demo(customers: int, seed: int) -> None:
     """Seed a reproducible synthetic population for trying the engine.
 
     Creates clients with survey responses (Likert answers drawn from a known factor model, free
-    text from per-archetype phrase banks), open invitations and purchase histories. The hidden
-    ground truth (true archetypes, planted duplicates) is written to the instance folder as
+    text from per-archetype phrase banks), open invitations, purchase histories and source-system
+    records, then resolves identities, fits the factor model and the CLV model and assigns
+    archetypes, so every page and export has something to show. If any step fails, nothing is
+    stored and the command says which step and why. The hidden ground truth (true archetypes, planted duplicates) is written to the instance folder as
     demo_truth.csv, apart from the product tables. Loads the shipped questionnaires first; does
     nothing when the database already holds customers.
     """
     from survey_engine.db import session_scope
-    from survey_engine.services.demo import existing_customers, seed_demo
+    from survey_engine.services.demo import DemoStepFailed, existing_customers, seed_demo
     from survey_engine.services.survey import read_questionnaire_files, sync_questionnaires
 
     settings = _settings()
-    with session_scope(_engine()) as session:
-        present = existing_customers(session)
-        if present:
-            click.echo(f"The database already holds {present} customers; no demo data added.")
-            return
-        sync_questionnaires(session, read_questionnaire_files(settings.questionnaires_dir))
-        summary = seed_demo(session, customers=customers, seed=seed, instance_dir=settings.instance_dir,
-                            ttl_days=settings.invitation_ttl_days)
+    try:
+        with session_scope(_engine()) as session:
+            present = existing_customers(session)
+            if present:
+                click.echo(f"The database already holds {present} customers; no demo data added.")
+                return
+            sync_questionnaires(session, read_questionnaire_files(settings.questionnaires_dir))
+            summary = seed_demo(session, customers=customers, seed=seed, instance_dir=settings.instance_dir,
+                                ttl_days=settings.invitation_ttl_days)
+    except DemoStepFailed as exc:
+        raise click.ClickException(f"{exc} Nothing was stored.") from None
     click.echo(f"Demo population (seed {seed}): {summary.customers} customers, {summary.responses} submitted "
                f"responses, {summary.drafts} drafts, {summary.invitations} invitations.")
     for name, detail in summary.contributed.items():

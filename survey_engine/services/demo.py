@@ -15,16 +15,26 @@ from sqlalchemy import insert
 from sqlmodel import Session, func, select
 
 from survey_engine.models import Customer, Invitation, Response
-from survey_engine.services.survey import latest_version
+from survey_engine.services.survey import ServiceError, latest_version
 
 #: Other concerns add their part of the demo here: ``name -> "module:function"``; each function is
-#: called as ``function(session, population)`` when its module imports, and returns a short summary.
-#: Listing them by name keeps this module free of imports from concerns built on top of it.
+#: called as ``function(session, population)`` when its module imports, in this order (data first,
+#: then the models fitted on it), and returns a short summary. Listing them by name keeps this
+#: module free of imports from concerns built on top of it.
 CONTRIBUTORS: dict[str, str] = {
     "transactions": "survey_engine.services.clv:store_demo_transactions",
     "identity": "survey_engine.services.identity:store_demo_source_records",
+    "factors": "survey_engine.services.factors:fit_demo_factor_model",
+    "clv": "survey_engine.services.clv:fit_demo_clv_model",
+    "archetypes": "survey_engine.services.archetypes:assign_demo_archetypes",
     "profiles": "survey_engine.services.profiles:refresh_demo_profiles",
 }
+
+
+class DemoStepFailed(ServiceError):
+    """A contributor of the demo failed; the whole demo is rolled back."""
+
+    status = 500
 
 
 @dataclass(frozen=True)
@@ -54,6 +64,7 @@ def existing_customers(session: Session) -> int:
 
 
 def _contributor(path: str) -> Callable | None:
+    """The contributing function, or None when its module is not part of this installation."""
     module_name, _, function = path.partition(":")
     try:
         module = importlib.import_module(module_name)
@@ -61,7 +72,9 @@ def _contributor(path: str) -> Callable | None:
         if exc.name == module_name:
             return None
         raise
-    return getattr(module, function, None)
+    if not hasattr(module, function):
+        raise DemoStepFailed(f"demo contributor {path}: {module_name} has no function {function!r}")
+    return getattr(module, function)
 
 
 def seed_demo(session: Session, *, customers: int, seed: int, instance_dir: Path,
@@ -133,8 +146,12 @@ def seed_demo(session: Session, *, customers: int, seed: int, instance_dir: Path
     contributed = {}
     for name, path in CONTRIBUTORS.items():
         function = _contributor(path)
-        if function is not None:
+        if function is None:
+            continue
+        try:
             contributed[name] = function(session, population)
+        except Exception as exc:
+            raise DemoStepFailed(f"demo step {name!r} ({path}) failed: {type(exc).__name__}: {exc}") from exc
 
     instance_dir.mkdir(parents=True, exist_ok=True)
     truth_file = instance_dir / "demo_truth.csv"
