@@ -260,7 +260,7 @@ def scatter_map(x: Sequence[float], y: Sequence[float], groups: Sequence[str], *
 
     xs, ys, gs = np.asarray(x, dtype=float), np.asarray(y, dtype=float), np.asarray(groups, dtype=object)
     order = list(group_order) if group_order else sorted(set(gs))
-    figure = _figure(7.5, 5.0)
+    figure = _figure(11, 5.2)
     ax = figure.add_subplot()
     _style_axes(ax)
     rows = []
@@ -277,3 +277,27 @@ def scatter_map(x: Sequence[float], y: Sequence[float], groups: Sequence[str], *
     ax.legend(frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=9)
     return Chart(_render(figure, title, description), title, description,
                  ("Group", "Respondents", f"Mean {x_label}", f"Mean {y_label}"), tuple(rows))
+
+
+@memoised
+def signed_bars(labels: Sequence[str], values: Sequence[float], *, title: str, description: str,
+                value_label: str = "Score", value_format: str = "{:+.2f}") -> Chart:
+    """Horizontal bars around zero (factor scores, contributions): above average to the right."""
+    n = len(labels)
+    figure = _figure(7.5, 0.9 + 0.4 * max(n, 1))
+    ax = figure.add_subplot()
+    _style_axes(ax)
+    ax.grid(axis="y", visible=False)
+    positions = list(range(n))
+    ax.barh(positions, values, height=0.6, color=[ACCENT if v >= 0 else "#4a6d8c" for v in values])
+    ax.axvline(0, color=INK, linewidth=1)
+    ax.set_yticks(positions, labels=list(labels))
+    ax.invert_yaxis()
+    ax.set_xlabel(value_label)
+    reach = max([abs(v) for v in values] + [0.5]) * 1.3
+    ax.set_xlim(-reach, reach)
+    for position, value in zip(positions, values):
+        ax.text(value + (reach * 0.02 if value >= 0 else -reach * 0.02), position, value_format.format(value),
+                va="center", ha="left" if value >= 0 else "right", fontsize=10, color=INK)
+    rows = tuple((label, value_format.format(value)) for label, value in zip(labels, values))
+    return Chart(_render(figure, title, description), title, description, ("", value_label), rows)

@@ -55,15 +55,23 @@ def form_token(client, path: str) -> str:
     return csrf_from(response.get_data(as_text=True))
 
 
+#: Demo steps that store data; the model steps (factor fit, CLV fit, archetype assignment) are left
+#: to each test, which runs the ones it needs with fast options.
+DATA_STEPS = ("transactions", "identity")
+
+
 def seed_population(engine, tmp_path, customers: int = 150, seed: int = 7):
-    """Shipped questionnaires plus a seeded demo population of ``customers`` people."""
+    """Shipped questionnaires plus a seeded demo population of ``customers`` people (data only)."""
+    from unittest import mock
+
     from survey_engine.db import session_scope
-    from survey_engine.services.demo import seed_demo
+    from survey_engine.services import demo
     from survey_engine.services.survey import read_questionnaire_files, sync_questionnaires
 
-    with session_scope(engine) as session:
+    data_steps = {name: path for name, path in demo.CONTRIBUTORS.items() if name in DATA_STEPS}
+    with mock.patch.dict(demo.CONTRIBUTORS, data_steps, clear=True), session_scope(engine) as session:
         sync_questionnaires(session, read_questionnaire_files(PROJECT_ROOT / "questionnaires"))
-        return seed_demo(session, customers=customers, seed=seed, instance_dir=tmp_path / "instance")
+        return demo.seed_demo(session, customers=customers, seed=seed, instance_dir=tmp_path / "instance")
 
 
 def fit_factors(engine, **options):
@@ -76,3 +84,67 @@ def fit_factors(engine, **options):
         record = fit_factor_model(session, QUESTIONNAIRE, **options)
         assert record.status == "fitted", record.error
         return record.id
+
+
+def store_tiers(engine, tiers=("ultra_luxury", "luxury", "premium", "entry")) -> dict[str, str]:
+    """An active CLV model whose customer values give the demo customers these tiers in turn
+    (customer number order); returns customer number -> tier. For pages that show tiers without
+    needing purchases."""
+    from sqlmodel import select
+
+    from survey_engine.db import session_scope
+    from survey_engine.models import Customer
+    from survey_engine.models.clv import CLVModelRecord, CustomerValue
+
+    assigned = {}
+    with session_scope(engine) as session:
+        model = CLVModelRecord(version=1, is_active=True)
+        session.add(model)
+        session.flush()
+        numbers = session.exec(select(Customer.external_id).order_by(Customer.external_id)).all()
+        for k, number in enumerate(numbers):
+            tier = assigned[number] = tiers[k % len(tiers)]
+            session.add(CustomerValue(model_id=model.id, customer_external_id=number, frequency=1, recency=1, age=2,
+                                      monetary_value=100, total_spend=100, p_alive=0.9, expected_purchases=1,
+                                      probability_of_purchase=0.5, expected_average_value=100, clv=100, tier_score=0.5,
+                                      tier=tier, past_spend_tier=tier))
+    return assigned
+
+
+def crm_persons(engine, n: int = 5) -> list[int]:
+    """The first ``n`` demo customers imported as CRM source records and resolved into persons
+    (through the identity service, as `survey-engine identity import` would); returns person ids."""
+    from sqlmodel import select
+
+    from survey_engine.db import session_scope
+    from survey_engine.models import Customer
+    from survey_engine.models.identity import CustomerPerson
+    from survey_engine.services.identity import import_records, resolve_persons, validate_records
+
+    with session_scope(engine) as session:
+        customers = session.exec(select(Customer).order_by(Customer.id).limit(n)).all()
+        rows = [(f"records[{k}]", {"source": "crm", "source_record_id": f"T-{c.external_id}",
+                                   "external_id": c.external_id, "first_name": c.first_name,
+                                   "last_name": c.last_name, "email": c.email, "country": c.country})
+                for k, c in enumerate(customers)]
+        records, problems = validate_records(rows)
+        assert not problems, problems
+        import_records(session, records, source="crm")
+        resolve_persons(session, triggered_by="tests")
+        return sorted({session.get(CustomerPerson, c.external_id).person_id for c in customers})
+
+
+def fit_clv(engine):
+    """The active CLV model on the stored demo transactions."""
+    from survey_engine.services.clv import fit_clv_model
+
+    return fit_clv_model(engine).id
+
+
+def assign_archetypes(engine, catalogs_dir=PROJECT_ROOT / "archetypes"):
+    """Current archetype assignments of the demo questionnaire (needs an active factor model)."""
+    from survey_engine.db import session_scope
+    from survey_engine.services.archetypes import assign_archetypes as assign
+
+    with session_scope(engine) as session:
+        return assign(session, QUESTIONNAIRE, catalogs_dir=catalogs_dir)

@@ -17,9 +17,10 @@ import time
 import pytest
 
 from survey_engine.web.permissions import ENDPOINT_ACCESS
-from tests.web.staff_support import QUESTIONNAIRE, ROLES, fit_factors, make_staff, seed_population
+from tests.web.staff_support import QUESTIONNAIRE, ROLES, crm_persons, fit_factors, make_staff, seed_population
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
+METHOD_ORDER = {"GET": 0, "DELETE": 2}
 
 
 @pytest.fixture
@@ -41,6 +42,7 @@ def _world(db_engine, tmp_path):
 
     seed_population(db_engine, tmp_path, customers=60)
     model_id = fit_factors(db_engine)
+    person_id = crm_persons(db_engine, 3)[0]
     users = make_staff(db_engine)
     with session_scope(db_engine) as session:
         keys = {role: create_api_key(session, role, f"test {role}") for role in ROLES}
@@ -60,7 +62,7 @@ def _world(db_engine, tmp_path):
         "model_id": model_id,
         "user_id": users["researcher"],
         "key_id": spare_key_id,
-        "person_id": "1",
+        "person_id": person_id,
         "external_id": customer.external_id,
     }
     return samples, keys, users, fingerprints
@@ -105,27 +107,31 @@ def test_every_route_answers_each_role_as_declared(permission_app, db_engine, tm
     identities = ["anonymous"] + [f"staff:{r}" for r in ROLES] + [f"key:{r}" for r in ROLES]
     adapter = permission_app.url_map.bind("localhost")
     mismatches, checked = [], 0
-    for rule in sorted(permission_app.url_map.iter_rules(), key=lambda r: r.rule):
+    # Reads first, deletions last: an allowed POST or DELETE (an erasure, a revocation) may remove
+    # the sample a later request needs, and a read must still find it.
+    requests = sorted(((METHOD_ORDER.get(method, 1), rule.rule, method, rule)
+                       for rule in permission_app.url_map.iter_rules()
+                       for method in rule.methods - IGNORED_METHODS), key=lambda r: r[:3])
+    for _, _, method, rule in requests:
         access = ENDPOINT_ACCESS[rule.endpoint]
         missing = [name for name in rule.arguments if name not in samples]
         assert not missing, f"add sample values for {missing} (route {rule.rule}) to this test"
-        for method in sorted(rule.methods - IGNORED_METHODS):
-            url = adapter.build(rule.endpoint, {name: samples[name] for name in rule.arguments}, method=method)
-            for identity in identities:
-                client = permission_app.test_client()
-                headers = {}
-                kind, _, role = identity.partition(":")
-                if kind == "staff":
-                    with client.session_transaction() as session:
-                        session["staff"] = {"id": users[role], "fp": fingerprints[role], "at": time.time()}
-                elif kind == "key":
-                    headers["Authorization"] = f"Bearer {keys[role]}"
-                response = client.open(url, method=method, headers=headers)
-                expected = _expected(access, identity, method)
-                checked += 1
-                if not _outcome_matches(expected, access, method, response):
-                    mismatches.append(f"{method} {url} as {identity}: expected {expected}, "
-                                      f"got {response.status_code} {response.headers.get('Location', '')}")
+        url = adapter.build(rule.endpoint, {name: samples[name] for name in rule.arguments}, method=method)
+        for identity in identities:
+            client = permission_app.test_client()
+            headers = {}
+            kind, _, role = identity.partition(":")
+            if kind == "staff":
+                with client.session_transaction() as session:
+                    session["staff"] = {"id": users[role], "fp": fingerprints[role], "at": time.time()}
+            elif kind == "key":
+                headers["Authorization"] = f"Bearer {keys[role]}"
+            response = client.open(url, method=method, headers=headers)
+            expected = _expected(access, identity, method)
+            checked += 1
+            if not _outcome_matches(expected, access, method, response):
+                mismatches.append(f"{method} {url} as {identity}: expected {expected}, "
+                                  f"got {response.status_code} {response.headers.get('Location', '')}")
     assert not mismatches, "\n".join(mismatches)
     assert checked >= 7 * len(ENDPOINT_ACCESS)
 
