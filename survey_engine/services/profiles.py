@@ -1022,6 +1022,10 @@ def on_response_submitted(session: Session, response_id: int) -> None:
             return
         with session.begin_nested():
             update_after_response(session, response_id)
+    except (sa.exc.OperationalError, sa.exc.InterfaceError):
+        # The database itself is gone: the submission cannot be committed either. Let it reach
+        # the 503 handler instead of turning the commit that follows into a 500.
+        raise
     except Exception:  # noqa: BLE001 - the respondent's submission must not fail on analytics
         log.exception("profile update after response %s failed; the next refresh will catch up", response_id)
 
