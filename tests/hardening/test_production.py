@@ -108,3 +108,15 @@ def test_gunicorn_starts_while_the_database_is_down_and_answers_503(tmp_path):
                                         {"token": "t" * 43, "answers": {}})
         assert status == 503 and headers["Retry-After"] == "5" and body["ok"] is False
     assert "database not reachable at start" in server.logs()
+
+
+def test_readme_production_block_is_the_start_tested_here():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Production", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```", 2)[1]
+    assert "SURVEY_ENGINE_ENV=production" in block and "SURVEY_ENGINE_SECRET_KEY=" in block
+    assert "postgresql+psycopg://" in block
+    assert block.index("survey-engine init-db") < block.index("gunicorn -c survey_engine/gunicorn_conf.py")
+    assert "wsgi:app" in block
