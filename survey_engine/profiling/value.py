@@ -49,6 +49,13 @@ def person_values(transactions: pd.DataFrame, *, bgnbd_params: Mapping[str, floa
                   horizon_weeks: float = 52.0, annual_discount_rate: float = 0.10) -> pd.DataFrame:
     """RFM summary and CLV predictions per person from fitted parameters.
 
+    The summary follows :func:`survey_engine.clv.summary.summary_from_transactions` (purchases
+    collapsed to calendar days, ``frequency`` = repeat purchase days, ``recency`` and ``T`` from the
+    first purchase day, ``monetary_value`` = mean value of the repeat days) and the predictions
+    :func:`survey_engine.clv.predict.predict_customers`; both are computed here with numpy alone, so
+    that valuing one person costs well under a millisecond (the tests check equality with the
+    pandas implementation on the demo population).
+
     Parameters
     ----------
     transactions : DataFrame
@@ -59,15 +66,15 @@ def person_values(transactions: pd.DataFrame, *, bgnbd_params: Mapping[str, floa
     as_of : date-like
         Observation end (inclusive day) at which P(alive) and the horizon start.
     time_unit, horizon_weeks, annual_discount_rate
-        As the CLV model was fitted (:func:`survey_engine.clv.predict.predict_customers`).
+        As the CLV model was fitted.
 
     Returns
     -------
     DataFrame indexed by ``person_id`` with :data:`VALUE_COLUMNS`; empty (with those columns) when
     no person has a purchase on or before ``as_of``.
     """
-    from survey_engine.clv.predict import horizon_in_units, predict_customers
-    from survey_engine.clv.summary import summary_from_transactions
+    from survey_engine.clv.predict import horizon_in_units, rate_per_unit
+    from survey_engine.clv.summary import unit_days
 
     empty = pd.DataFrame(columns=list(VALUE_COLUMNS), index=pd.Index([], name="person_id"))
     if transactions.empty:
@@ -75,21 +82,84 @@ def person_values(transactions: pd.DataFrame, *, bgnbd_params: Mapping[str, floa
     end = pd.Timestamp(as_of)
     if end.tzinfo is not None:
         end = end.tz_convert("UTC").tz_localize(None)
-    end = end.normalize()
-    timestamps = pd.to_datetime(transactions["timestamp"], utc=True).dt.tz_localize(None)
-    lines = transactions.assign(timestamp=timestamps)
-    lines = lines[lines["timestamp"].dt.normalize() <= end]
-    if lines.empty:
+    end_day = end.normalize().value // 86_400_000_000_000
+    stamps = pd.to_datetime(transactions["timestamp"], utc=True)
+    day = stamps.to_numpy(dtype="datetime64[D]").astype(np.int64)
+    keep = day <= end_day
+    if not keep.any():
         return empty
-    summary = summary_from_transactions(lines, "person_id", "timestamp", "amount", observation_end=end,
-                                        time_unit=time_unit, category_col="category")
-    summary["n_orders"] = lines.groupby("person_id")["order_id"].nunique().reindex(summary.index).astype(int)
+    person = transactions["person_id"].to_numpy()[keep]
+    day = day[keep]
+    amount = pd.to_numeric(transactions["amount"]).to_numpy(dtype=float)[keep]
+    persons, owner = np.unique(person, return_inverse=True)
+    # purchase days per person, in (person, day) order
+    pair, pair_of_line = np.unique(owner * (1 << 32) + (day - day.min()), return_inverse=True)
+    day_amount = np.bincount(pair_of_line, weights=amount, minlength=pair.size)
+    pair_owner = pair >> 32
+    pair_day = (pair & ((1 << 32) - 1)) + day.min()
+    starts = np.flatnonzero(np.r_[True, pair_owner[1:] != pair_owner[:-1]])
+    ends = np.r_[starts[1:], pair.size] - 1
+    first, last = pair_day[starts], pair_day[ends]
+    n_days = ends - starts + 1
+    total = np.add.reduceat(day_amount, starts)
+    frequency = (n_days - 1).astype(float)
+    repeat = total - day_amount[starts]
+    monetary = np.where(frequency > 0, repeat / np.where(frequency > 0, frequency, 1.0), 0.0)
+    per_unit = unit_days(time_unit)
+    recency = (last - first) / per_unit
+    age = (end_day - first) / per_unit
+
+    def distinct_per_person(values) -> np.ndarray:
+        """Distinct non-missing values per person (pandas ``nunique``)."""
+        codes = pd.factorize(pd.Series(values).to_numpy()[keep])[0]  # -1 for missing
+        known = codes >= 0
+        width = int(codes.max()) + 1 if known.any() else 1
+        pairs = np.unique(owner[known].astype(np.int64) * width + codes[known])
+        return np.bincount(pairs // width, minlength=persons.size)
+
     bgnbd, gamma_gamma = clv_models(bgnbd_params, gamma_gamma_params)
     horizon = horizon_in_units(horizon_weeks, "W", time_unit)
-    predicted = predict_customers(summary, bgnbd, gamma_gamma, horizon, time_unit, annual_discount_rate)
-    out = summary.join(predicted)
-    out.index.name = "person_id"
-    return out.loc[:, list(VALUE_COLUMNS)]
+    expected_value = gamma_gamma.conditional_expected_average_value(frequency, monetary)
+    discounted = discounted_purchases(bgnbd, frequency, recency, age, horizon,
+                                      rate_per_unit(annual_discount_rate, time_unit))
+    epoch = np.datetime64("1970-01-01")
+    out = pd.DataFrame({
+        "frequency": frequency, "recency": recency, "T": age, "monetary_value": monetary, "total_spend": total,
+        "first_purchase": pd.to_datetime(epoch + first.astype("timedelta64[D]")),
+        "last_purchase": pd.to_datetime(epoch + last.astype("timedelta64[D]")),
+        "tenure_days": (end_day - first).astype(float),
+        "category_breadth": distinct_per_person(transactions["category"]).astype(float),
+        "n_orders": distinct_per_person(transactions["order_id"]),
+        "p_alive": bgnbd.probability_alive(frequency, recency, age),
+        "expected_purchases": bgnbd.conditional_expected_purchases(horizon, frequency, recency, age),
+        "probability_of_purchase": bgnbd.probability_of_purchase(horizon, frequency, recency, age),
+        "expected_average_value": expected_value,
+        "clv": expected_value * discounted,
+    }, index=pd.Index(persons, name="person_id"))
+    return out
+
+
+def discounted_purchases(bgnbd, frequency, recency, T, horizon: float, unit_rate: float,
+                         chunk: int = 20_000) -> np.ndarray:
+    """Discounted expected purchases over ``horizon`` model units, as
+    :func:`survey_engine.clv.predict.discounted_expected_purchases` computes them (purchases in each
+    unit step discounted from the step's end), with all steps of a customer in one vectorised call
+    instead of one call per step: ``sum_k [E(Y(t_k)) - E(Y(t_{k-1}))] / (1 + d)^t_k`` with
+    :math:`E(Y(t) | x, t_x, T)` of Fader, Hardie & Lee (2005), eq. (10). Evaluated once per distinct
+    (x, t_x, T)."""
+    x, t_x, T = (np.asarray(v, dtype=float) for v in (frequency, recency, T))
+    unique, inverse = np.unique(np.column_stack([x, t_x, T]), axis=0, return_inverse=True)
+    steps = np.arange(1, int(np.ceil(horizon)) + 1, dtype=float)
+    steps[-1] = horizon
+    discount = (1.0 + unit_rate) ** steps
+    out = np.empty(unique.shape[0])
+    for lo in range(0, unique.shape[0], chunk):
+        block = unique[lo:lo + chunk]
+        cumulative = bgnbd.conditional_expected_purchases(steps[:, None], block[None, :, 0], block[None, :, 1],
+                                                          block[None, :, 2])
+        increments = np.diff(cumulative, axis=0, prepend=0.0)
+        out[lo:lo + chunk] = (increments / discount[:, None]).sum(axis=0)
+    return out[inverse.ravel()]
 
 
 def _rank_table(values: np.ndarray, max_points: int) -> tuple[np.ndarray, np.ndarray]:

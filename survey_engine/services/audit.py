@@ -47,7 +47,7 @@ def _text_similarity(session: Session, profiles: pd.DataFrame, moment: datetime)
     """Similarity of the free text of responses given since ``moment`` to each style archetype
     (mean of the three highest cosines to the archetype's descriptions and phrases, as the
     assigner's zero-shot start), for persons surveyed in the period."""
-    from survey_engine.services.profile_models import assigner_from_row, cached_vectors, current_assigners
+    from survey_engine.services.profile_models import assigner_for, cached_vectors, current_assigners
     from survey_engine.services.profiles import load_guidance
 
     recent = profiles[(profiles["last_survey_at"] >= pd.Timestamp(moment)) & profiles["response_id"].notna()]
@@ -63,7 +63,7 @@ def _text_similarity(session: Session, profiles: pd.DataFrame, moment: datetime)
         for row in current_assigners(session, questionnaire):
             if kinds.get(row.catalog_id) != "style" or not row.text_items:
                 continue
-            assigner = assigner_from_row(row)
+            assigner = assigner_for(session, row.id)
             prototypes = assigner.prototypes
             if prototypes is None:
                 continue

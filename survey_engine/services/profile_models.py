@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from survey_engine.models.profiles import FittedAssigner, ThemeModel
@@ -98,14 +99,29 @@ def assigner_from_row(row: FittedAssigner):
     return assigner
 
 
-def current_assigners(session: Session, questionnaire_id: str) -> list[FittedAssigner]:
-    """The assigner of each catalog from the latest assignment run of ``questionnaire_id``."""
-    rows = session.exec(select(FittedAssigner).where(FittedAssigner.questionnaire_id == questionnaire_id)
-                        .order_by(FittedAssigner.id.desc())).all()
-    latest: dict[str, FittedAssigner] = {}
+#: Columns of a fitted assigner that say what it is, without its (large) learned state.
+_ASSIGNER_SUMMARY = (FittedAssigner.id, FittedAssigner.run_id, FittedAssigner.catalog_id, FittedAssigner.catalog_version,
+                     FittedAssigner.factor_model_id, FittedAssigner.embedding_model_id, FittedAssigner.text_items)
+
+
+def current_assigners(session: Session, questionnaire_id: str) -> list:
+    """The assigner of each catalog from the latest assignment run of ``questionnaire_id``, as rows of
+    :data:`_ASSIGNER_SUMMARY` (load the model itself with :func:`assigner_for`)."""
+    rows = session.execute(sa.select(*_ASSIGNER_SUMMARY).where(FittedAssigner.questionnaire_id == questionnaire_id)
+                           .order_by(FittedAssigner.id.desc())).all()
+    latest: dict[str, Any] = {}
     for row in rows:
         latest.setdefault(row.catalog_id, row)
     return list(latest.values())
+
+
+def assigner_for(session: Session, assigner_id: int):
+    """The fitted ArchetypeAssigner stored under ``assigner_id`` (read from the database once)."""
+    with _lock:
+        cached = _assigners.get(assigner_id)
+    if cached is not None:
+        return cached
+    return assigner_from_row(session.get(FittedAssigner, assigner_id))
 
 
 def embedder_for(session: Session, model_path=None):

@@ -82,6 +82,11 @@ class FactorScorer:
     labels: list[str]
 
     def scores(self, answers: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """Factor scores (rows in ``labels`` order) of answer mappings; reverse keying as in the fit."""
+        if len(answers) == 1:  # online scoring: no DataFrame for one response
+            keyed = {item: (self.low + self.high - v if item in self.reverse else float(v))
+                     for item, v in answers[0].items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+            return self.model.score_one(keyed)[None, :]
         rows = np.full((len(answers), len(self.model.items_)), np.nan)
         for i, given in enumerate(answers):
             for j, item in enumerate(self.model.items_):
@@ -94,7 +99,7 @@ class FactorScorer:
 @dataclass
 class ProfileContext:
     as_of: date
-    clv: CLVModelRecord | None
+    clv: Any | None  # (id, version, params, options) of the active CLV model
     tier_config: Any
     reference: Any | None
     reference_id: int | None
@@ -165,32 +170,43 @@ def _policy():
     return policy
 
 
-def _factor_scorers(session: Session) -> dict[str, FactorScorer]:
+def factor_scorer(session: Session, record_id: int) -> FactorScorer:
+    """The scorer of a stored factor model (built once per record: records never change)."""
     from survey_engine.models.factors import FactorModelRecord
     from survey_engine.psychometrics.efa import FactorModel
 
-    ids = session.execute(select(FactorModelRecord.id, FactorModelRecord.questionnaire_id)
-                          .where(FactorModelRecord.is_active)).all()
-    scorers = {}
-    for record_id, questionnaire_id in ids:
+    with _cache_lock:
+        scorer = _scorer_cache.get(record_id)
+    if scorer is None:
+        record = session.get(FactorModelRecord, record_id)
+        results = record.results
+        scorer = FactorScorer(record.id, FactorModel.from_dict(results["model"]), frozenset(results["reverse_keyed"]),
+                              float(results["scale"]["min"]), float(results["scale"]["max"]), list(results["labels"]))
         with _cache_lock:
-            scorer = _scorer_cache.get(record_id)
-        if scorer is None:
-            record = session.get(FactorModelRecord, record_id)
-            results = record.results
-            scorer = FactorScorer(record.id, FactorModel.from_dict(results["model"]),
-                                  frozenset(results["reverse_keyed"]), float(results["scale"]["min"]),
-                                  float(results["scale"]["max"]), list(results["labels"]))
-            with _cache_lock:
-                _scorer_cache[record_id] = scorer
-        scorers[questionnaire_id] = scorer
-    return scorers
+            _scorer_cache[record_id] = scorer
+    return scorer
 
 
-def latest_full_refresh(session: Session) -> ProfileRefresh | None:
-    return session.exec(select(ProfileRefresh).where(ProfileRefresh.kind == "full",
-                                                     ProfileRefresh.status == "completed")
-                        .order_by(ProfileRefresh.id.desc())).first()
+def _factor_scorers(session: Session) -> dict[str, FactorScorer]:
+    """The scorer of each questionnaire's active factor model."""
+    from survey_engine.models.factors import FactorModelRecord
+
+    ids = session.execute(sa.select(FactorModelRecord.id, FactorModelRecord.questionnaire_id)
+                          .where(FactorModelRecord.is_active)).all()
+    return {questionnaire_id: factor_scorer(session, record_id) for record_id, questionnaire_id in ids}
+
+
+def latest_full_refresh(session: Session):
+    """``(id, as_of)`` of the last completed full refresh, or None."""
+    return session.execute(sa.select(ProfileRefresh.id, ProfileRefresh.as_of)
+                           .where(ProfileRefresh.kind == "full", ProfileRefresh.status == "completed")
+                           .order_by(ProfileRefresh.id.desc()).limit(1)).first()
+
+
+def _active_clv(session: Session):
+    """``(id, version, params, options)`` of the active CLV model (its report is not needed here)."""
+    return session.execute(sa.select(CLVModelRecord.id, CLVModelRecord.version, CLVModelRecord.params,
+                                     CLVModelRecord.options).where(CLVModelRecord.is_active)).first()
 
 
 def _today() -> date:
@@ -203,10 +219,9 @@ def load_context(session: Session, as_of: date | None = None, *, catalogs_dir: P
     active factor models, theme model, contact policy and webhook subscribers."""
     from survey_engine.clv.tiers import load_tier_config
     from survey_engine.profiling.value import TierReference, tier_config_from_options
-    from survey_engine.services.clv import active_model
     from survey_engine.services.profile_models import latest_theme_model, theme_centroids
 
-    clv = active_model(session)
+    clv = _active_clv(session)
     tier_config = tier_config_from_options(clv.options) if clv is not None else load_tier_config()
     reference = reference_id = None
     refresh = latest_full_refresh(session) if with_reference else None
@@ -215,13 +230,14 @@ def load_context(session: Session, as_of: date | None = None, *, catalogs_dir: P
         if as_of is None:
             stored = refresh.as_of.date() if refresh.as_of else _today()
             as_of = max(stored, _today())
-    if refresh is not None and refresh.reference:
         with _cache_lock:
             reference = _reference_cache.get(refresh.id)
         if reference is None:
-            reference = TierReference.from_dict(refresh.reference["tiers"], tier_config)
-            with _cache_lock:
-                _reference_cache[refresh.id] = reference
+            stored = session.execute(sa.select(ProfileRefresh.reference).where(ProfileRefresh.id == refresh.id)).scalar()
+            if stored:
+                reference = TierReference.from_dict(stored["tiers"], tier_config)
+                with _cache_lock:
+                    _reference_cache[refresh.id] = reference
     policy = _policy()
     theme = latest_theme_model(session)
     versions = dict(session.execute(select(QuestionnaireVersion.id, QuestionnaireVersion.questionnaire_id)).all())
@@ -243,16 +259,17 @@ def _person_filter(column, ids: Sequence[int]):
 
 
 def _person_transactions(session: Session, ids: Sequence[int]) -> pd.DataFrame:
+    # A fixed order makes the float sums identical on every backend.
     query = (sa.select(CustomerPerson.person_id, Transaction.order_id, Transaction.purchased_at, Transaction.amount,
                        Transaction.category)
              .join(CustomerPerson, CustomerPerson.external_id == Transaction.customer_external_id)
-             .where(_person_filter(CustomerPerson.person_id, ids)))
+             .where(_person_filter(CustomerPerson.person_id, ids))
+             .order_by(CustomerPerson.person_id, Transaction.purchased_at, Transaction.order_id, Transaction.amount))
     frame = pd.DataFrame(session.execute(query).all(),
                          columns=["person_id", "order_id", "timestamp", "amount", "category"])
     if len(ids) > _IN_LIMIT and not frame.empty:
         frame = frame[frame["person_id"].isin(ids)]
-    # A fixed order makes the float sums identical whatever order the database returned the rows in.
-    return frame.sort_values(["person_id", "timestamp", "order_id", "amount"], kind="stable", ignore_index=True)
+    return frame
 
 
 def _survey_counts(session: Session, ids: Sequence[int]) -> pd.Series:
@@ -265,8 +282,10 @@ def _survey_counts(session: Session, ids: Sequence[int]) -> pd.Series:
     return counts.reindex(list(ids)).fillna(0.0)
 
 
-def person_value_frame(session: Session, ids: Sequence[int], ctx: ProfileContext) -> pd.DataFrame:
-    """Values of the persons ``ids`` under the active CLV model (rows only for persons who bought)."""
+def person_value_frame(session: Session, ids: Sequence[int], ctx: ProfileContext,
+                       surveys: Mapping[int, int] | None = None) -> pd.DataFrame:
+    """Values of the persons ``ids`` under the active CLV model (rows only for persons who bought);
+    ``surveys`` (completed surveys per person, the tier score's engagement) is read when not given."""
     from survey_engine.profiling.value import person_values
 
     if ctx.clv is None:
@@ -278,7 +297,8 @@ def person_value_frame(session: Session, ids: Sequence[int], ctx: ProfileContext
         horizon_weeks=float(options.get("horizon_weeks", 52.0)),
         annual_discount_rate=float(options.get("annual_discount_rate", 0.10)))
     if not values.empty:
-        values["survey_engagement"] = _survey_counts(session, ids).reindex(values.index).fillna(0.0)
+        counts = _survey_counts(session, ids) if surveys is None else pd.Series(surveys, dtype=float)
+        values["survey_engagement"] = counts.reindex(values.index).fillna(0.0).to_numpy(dtype=float)
     return values
 
 
@@ -330,8 +350,9 @@ def _load_chunk(session: Session, ids: Sequence[int], ctx: ProfileContext) -> _C
     for person_id, external_id, customer_id, marketing, profiling in rows:
         if person_id in wanted:
             customers.setdefault(person_id, []).append((external_id, customer_id, bool(marketing), bool(profiling)))
-    golden = dict(session.execute(sa.select(Person.id, Person.external_id)
-                                  .where(_person_filter(Person.id, ids))).all())
+    golden = {pid: external for pid, external in session.execute(
+        sa.select(Person.id, Person.external_id).where(_person_filter(Person.id, ids), Person.retired_at.is_(None)))
+        if pid in wanted}
 
     latest: dict[int, tuple] = {}
     surveys: dict[int, int] = {}
@@ -673,11 +694,18 @@ def _jsonable(value):
     return value
 
 
+def _rows_by_index(frame: pd.DataFrame) -> dict[Any, dict[str, Any]]:
+    """``{index: {column: value}}`` (DataFrame.to_dict(orient="index") is slow on few rows)."""
+    if frame.empty:
+        return {}
+    columns = list(frame.columns)
+    return {key: dict(zip(columns, row)) for key, row in zip(frame.index.tolist(), frame.to_numpy(dtype=object))}
+
+
 def _build_and_write(session: Session, ids: Sequence[int], values: pd.DataFrame, tiers: pd.DataFrame,
-                     ctx: ProfileContext, source: str) -> WriteOutcome:
-    data = _load_chunk(session, ids, ctx)
-    value_rows = values.to_dict(orient="index") if not values.empty else {}
-    tier_rows = tiers.to_dict(orient="index") if not tiers.empty else {}
+                     ctx: ProfileContext, source: str, data: _ChunkData | None = None) -> WriteOutcome:
+    data = data or _load_chunk(session, ids, ctx)
+    value_rows, tier_rows = _rows_by_index(values), _rows_by_index(tiers)
     rows, recompute = [], []
     for person_id in ids:
         row = _person_profile(person_id, data, value_rows.get(person_id), tier_rows.get(person_id), ctx)
@@ -801,6 +829,20 @@ def _follow_merges(session: Session) -> int:
     return removed
 
 
+_blas_controller = None
+
+
+def _one_blas_thread():
+    """Work on one person at a time runs BLAS on one thread: waking a sleeping OpenBLAS pool costs
+    ~10 ms per small matrix product (measured), more than the product itself."""
+    global _blas_controller
+    if _blas_controller is None:
+        from threadpoolctl import ThreadpoolController
+
+        _blas_controller = ThreadpoolController()
+    return _blas_controller.limit(limits=1, user_api="blas")
+
+
 @contextmanager
 def _transaction(engine: Engine | None, outer: Session | None):
     """The caller's session (nothing committed here), or a new one committed when the block ends."""
@@ -914,14 +956,13 @@ def refresh_persons(session: Session, person_ids: Sequence[int], *, source: str,
     if ctx.reference_id is None:
         log.info("profiles: no full refresh yet; %d person(s) not updated", len(person_ids))
         return WriteOutcome()
-    active = set(session.execute(sa.select(Person.id).where(Person.id.in_(list(person_ids)),
-                                                            Person.retired_at.is_(None))).scalars())
-    ids = sorted(active)
     outcome = WriteOutcome()
-    for chunk in _chunks(ids, 2000):
-        values = person_value_frame(session, chunk, ctx)
+    for chunk in _chunks(sorted(set(person_ids)), 2000):
+        data = _load_chunk(session, chunk, ctx)
+        chunk = [p for p in chunk if p in data.golden_external]  # retired (merged) persons have no profile
+        values = person_value_frame(session, chunk, ctx, surveys=data.surveys) if chunk else pd.DataFrame()
         tiers = ctx.reference.transform(values) if (ctx.reference is not None and not values.empty) else pd.DataFrame()
-        part = _build_and_write(session, chunk, values, tiers, ctx, source)
+        part = _build_and_write(session, chunk, values, tiers, ctx, source, data)
         for name in ("created", "updated", "material", "history", "deliveries"):
             setattr(outcome, name, getattr(outcome, name) + getattr(part, name))
         outcome.changed_person_ids += part.changed_person_ids
@@ -930,57 +971,55 @@ def refresh_persons(session: Session, person_ids: Sequence[int], *, source: str,
 
 # ---- dynamic hooks ---------------------------------------------------------------------------------
 
-def person_of_customer(session: Session, customer_id: int) -> int | None:
-    """The resolved person of a customer row (through its external id), or None."""
-    return session.execute(sa.select(CustomerPerson.person_id)
-                           .join(Customer, Customer.external_id == CustomerPerson.external_id)
-                           .where(Customer.id == customer_id)).scalar()
-
-
-def assign_response(session: Session, response: Response, *, embedder=None) -> list[ArchetypeAssignment]:
+def assign_response(session: Session, response: Response, *, embedder=None) -> list[dict[str, Any]]:
     """Assign one new response to every catalog with the assigners of the current assignment run
-    (no refit) and store the assignments (the customer's earlier current rows become history)."""
+    (no refit) and store the assignments (the customer's earlier current rows become history).
+
+    Returns the stored assignment rows (without their ids)."""
     from survey_engine.archetyping.assign import assignment_features
-    from survey_engine.services.profile_models import assigner_from_row, current_assigners, embedder_for
+    from survey_engine.services.profile_models import assigner_for, current_assigners, embedder_for
 
     questionnaire_id = session.execute(sa.select(QuestionnaireVersion.questionnaire_id)
                                        .where(QuestionnaireVersion.id == response.questionnaire_version_id)).scalar()
     rows = current_assigners(session, questionnaire_id)
     if not rows:
         return []
-    scorers = _factor_scorers(session)
-    scorer = scorers.get(questionnaire_id)
+    items = list(dict.fromkeys(item for row in rows for item in row.text_items))
+    vectors: dict[str, np.ndarray] = {}
+    if items:  # every answer embedded in one call (one cache lookup; the model only for new texts)
+        embedder = embedder or embedder_for(session)
+        result = embedder.embed([response.answers.get(item, "") for item in items])
+        vectors = {item: result.vectors[k:k + 1] for k, item in enumerate(items)}
     stored = []
+    now = utcnow()
     for row in rows:
-        assigner = assigner_from_row(row)
+        assigner = assigner_for(session, row.id)
         factors = list(assigner.factors_)
-        if scorer is not None:
+        if row.factor_model_id is not None:  # the factor model the assigner was fitted with
+            scorer = factor_scorer(session, row.factor_model_id)
             scores = pd.DataFrame(scorer.scores([response.answers]), columns=scorer.labels)
         else:
-            scores = pd.DataFrame(np.full((1, len(factors)), np.nan), columns=factors)
-        embeddings = []
-        if row.text_items and assigner.prototypes is not None:
-            embedder = embedder or embedder_for(session)
-            embeddings = [embedder.embed([response.answers.get(item, "")]) for item in row.text_items]
+            scores = None
+        embeddings = [vectors[item] for item in row.text_items] if assigner.prototypes is not None else []
         X = assignment_features(scores, embeddings, factors=factors, n_rows=1, dim=assigner.prototypes.dim
                                 if assigner.prototypes is not None else None)
         memberships = assigner.predict_proba(X)[0]
         explanation = assigner.explain(X)[0]
-        session.execute(sa.update(ArchetypeAssignment)
-                        .where(ArchetypeAssignment.customer_id == response.customer_id,
-                               ArchetypeAssignment.questionnaire_id == questionnaire_id,
-                               ArchetypeAssignment.catalog_id == row.catalog_id, ArchetypeAssignment.is_current)
-                        .values(is_current=False))
-        assignment = ArchetypeAssignment(
-            run_id=row.run_id, customer_id=response.customer_id, response_id=response.id,
-            questionnaire_id=questionnaire_id, catalog_id=row.catalog_id, catalog_version=row.catalog_version,
-            factor_model_id=row.factor_model_id, embedding_model_id=row.embedding_model_id if embeddings else None,
-            top_archetype=explanation["archetype"], top_membership=float(memberships.max()),
-            memberships={a: round(float(p), 5) for a, p in zip(assigner.classes_, memberships)},
-            explanation=explanation)
-        session.add(assignment)
-        stored.append(assignment)
-    session.flush()
+        stored.append({
+            "run_id": row.run_id, "customer_id": response.customer_id, "response_id": response.id,
+            "questionnaire_id": questionnaire_id, "catalog_id": row.catalog_id, "catalog_version": row.catalog_version,
+            "factor_model_id": row.factor_model_id,
+            "embedding_model_id": row.embedding_model_id if embeddings else None,
+            "top_archetype": explanation["archetype"], "top_membership": float(memberships.max()),
+            "memberships": {a: round(float(p), 5) for a, p in zip(assigner.classes_, memberships)},
+            "explanation": explanation, "is_current": True, "created_at": now})
+    session.execute(sa.update(ArchetypeAssignment)
+                    .where(ArchetypeAssignment.customer_id == response.customer_id,
+                           ArchetypeAssignment.questionnaire_id == questionnaire_id,
+                           ArchetypeAssignment.catalog_id.in_([r.catalog_id for r in rows]),
+                           ArchetypeAssignment.is_current)
+                    .values(is_current=False))
+    session.execute(sa.insert(ArchetypeAssignment), stored)
     return stored
 
 
@@ -1007,8 +1046,9 @@ def update_after_response(session: Session, response: Response | int, *, embedde
         return None
     if isinstance(response, int):
         response = session.get(Response, response_id)
-    assign_response(session, response, embedder=embedder)
-    return refresh_persons(session, [person_id], source="response", as_of=as_of)
+    with _one_blas_thread():
+        assign_response(session, response, embedder=embedder)
+        return refresh_persons(session, [person_id], source="response", as_of=as_of)
 
 
 def on_response_submitted(session: Session, response_id: int) -> None:

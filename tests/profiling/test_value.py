@@ -29,6 +29,7 @@ def test_hand_worked_person_with_two_customer_numbers_pooled():
         (2, "B2", "2024-01-22T17:00:00Z", 70.0, "jewellery"),
         (2, "B3", "2024-01-29T11:00:00Z", 80.0, "fragrance_beauty"),
         (2, "B4", "2024-02-20T11:00:00Z", 999.0, "watches"),  # after the observation end: ignored
+        (3, "C1", "2024-01-29T23:59:00Z", 10.0, None),  # category unknown: not counted in the breadth
     ])
     values = person_values(frame, bgnbd_params=PARAMS, gamma_gamma_params=GG, as_of="2024-01-29", time_unit="W")
     one, two = values.loc[1], values.loc[2]
@@ -40,6 +41,9 @@ def test_hand_worked_person_with_two_customer_numbers_pooled():
     assert one["expected_average_value"] == pytest.approx(3 / 15 * 30 + 12 / 15 * 250, rel=1e-12)
     assert (two["frequency"], two["recency"], two["T"], two["n_orders"]) == (1.0, 1.0, 1.0, 3)
     assert (two["monetary_value"], two["total_spend"], two["category_breadth"]) == (80.0, 200.0, 2)
+    three = values.loc[3]
+    assert (three["frequency"], three["T"], three["category_breadth"], three["n_orders"], three["p_alive"]) == (
+        0.0, 0.0, 0.0, 1, 1.0)
 
 
 def test_equals_the_clv_analysis_for_the_same_lines():
