@@ -133,7 +133,8 @@ class ThrowawayPostgres:
     """A private PostgreSQL cluster in a temporary folder on a free port, so a test can stop and
     start the real server without disturbing anyone else's database."""
 
-    def __init__(self):
+    def __init__(self, *, durable: bool = False):
+        self.durable = durable  # fsync on, as a production server runs (tests turn it off for speed)
         self.initdb, self.pg_ctl = postgres_bin("initdb"), postgres_bin("pg_ctl")
         if self.initdb is None or self.pg_ctl is None:
             raise FileNotFoundError("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
@@ -155,8 +156,8 @@ class ThrowawayPostgres:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
 
     def start(self) -> None:
-        options = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   f"-c max_connections=200")
+        options = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 "
+                   f"-c fsync={'on' if self.durable else 'off'} -c max_connections=200")
         self._run([self.pg_ctl, "-D", str(self.data), "-o", options, "-l", str(self.dir / "server.log"),
                    "-w", "-t", "60", "start"])
 
