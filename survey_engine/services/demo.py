@@ -79,8 +79,11 @@ def _contributor(path: str) -> Callable | None:
 
 def seed_demo(session: Session, *, customers: int, seed: int, instance_dir: Path,
               questionnaire_id: str = "post_purchase_luxury", end: date | None = None,
-              ttl_days: int = 60) -> DemoSummary:
+              ttl_days: int = 60, steps: tuple[str, ...] | None = None) -> DemoSummary:
     """Generate and store a demo population of ``customers`` people (same seed, same people).
+
+    ``steps`` limits the contributed steps to those named in :data:`CONTRIBUTORS` (default: all);
+    ``steps=()`` stores the survey data alone.
 
     The observation window ends ``end`` (default today), so the demo looks current.
     """
@@ -145,6 +148,8 @@ def seed_demo(session: Session, *, customers: int, seed: int, instance_dir: Path
 
     contributed = {}
     for name, path in CONTRIBUTORS.items():
+        if steps is not None and name not in steps:
+            continue
         function = _contributor(path)
         if function is None:
             continue

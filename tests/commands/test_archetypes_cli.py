@@ -32,7 +32,7 @@ def test_assign_report_propose(runner, db_engine, loaded_questionnaires, tmp_pat
     missing = runner.invoke(args=["archetypes", "assign", "--questionnaire", "post_purchase_luxury"])
     assert missing.exit_code == 1 and "factors fit" in missing.output
     with session_scope(db_engine) as session:
-        seed_demo(session, customers=250, seed=9, instance_dir=tmp_path)
+        seed_demo(session, customers=250, seed=9, instance_dir=tmp_path, steps=())
         assert fit_factor_model(session, "post_purchase_luxury", n_factors=8).status == "fitted"
     assigned = runner.invoke(args=["archetypes", "assign", "--questionnaire", "post_purchase_luxury"])
     assert assigned.exit_code == 0, assigned.output

@@ -28,7 +28,7 @@ QUESTIONNAIRE = "post_purchase_luxury"
 
 @pytest.fixture
 def seeded(session, loaded_questionnaires, tmp_path):
-    seed_demo(session, customers=300, seed=5, instance_dir=tmp_path)
+    seed_demo(session, customers=300, seed=5, instance_dir=tmp_path, steps=())
     record = fit_factor_model(session, QUESTIONNAIRE, n_factors=8)
     assert record.status == "fitted", record.error
     return record

@@ -29,18 +29,28 @@ def test_demo_command_seeds_customers_responses_and_truth_file(runner, session, 
     assert len(session.exec(select(Customer)).all()) == 120
 
 
-def test_demo_is_reproducible(runner, session, tmp_path):
-    runner.invoke(args=["demo", "--customers", "40", "--seed", "11"])
-    first = sorted((r.customer_id, tuple(sorted(r.answers.items(), key=str))) for r in session.exec(select(Response)))
-    emails = sorted(c.email for c in session.exec(select(Customer)))
+def test_demo_is_reproducible(session, loaded_questionnaires, tmp_path):
+    from survey_engine.services.demo import seed_demo
     from tests.conftest import _clean
 
-    session.rollback()  # end the read transaction: on PostgreSQL, TRUNCATE waits for its locks forever
-    _clean(session.get_bind())
-    runner.invoke(args=["demo", "--customers", "40", "--seed", "11"])
-    session.expire_all()
-    assert sorted(c.email for c in session.exec(select(Customer))) == emails
-    assert len(first) == len(session.exec(select(Response)).all())
+    def stored():
+        seed_demo(session, customers=40, seed=11, instance_dir=tmp_path, steps=())
+        session.commit()
+        answers = sorted((r.customer_id, sorted(r.answers.items(), key=str)) for r in session.exec(select(Response)))
+        emails = sorted(c.email for c in session.exec(select(Customer)))
+        session.rollback()  # end the read transaction: on PostgreSQL, TRUNCATE waits for its locks
+        return answers, emails
+
+    first = stored()
+    engine = session.get_bind()
+    _clean(engine)
+    from survey_engine.db import session_scope
+    from survey_engine.services.survey import read_questionnaire_files, sync_questionnaires
+    from tests.conftest import PROJECT_ROOT
+
+    with session_scope(engine) as fresh:
+        sync_questionnaires(fresh, read_questionnaire_files(PROJECT_ROOT / "questionnaires"))
+    assert stored() == first
 
 
 def test_demo_leaves_stored_transactions_identities_and_active_models(runner, session):

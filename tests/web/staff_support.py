@@ -62,16 +62,14 @@ DATA_STEPS = ("transactions", "identity")
 
 def seed_population(engine, tmp_path, customers: int = 150, seed: int = 7):
     """Shipped questionnaires plus a seeded demo population of ``customers`` people (data only)."""
-    from unittest import mock
-
     from survey_engine.db import session_scope
     from survey_engine.services import demo
     from survey_engine.services.survey import read_questionnaire_files, sync_questionnaires
 
-    data_steps = {name: path for name, path in demo.CONTRIBUTORS.items() if name in DATA_STEPS}
-    with mock.patch.dict(demo.CONTRIBUTORS, data_steps, clear=True), session_scope(engine) as session:
+    with session_scope(engine) as session:
         sync_questionnaires(session, read_questionnaire_files(PROJECT_ROOT / "questionnaires"))
-        return demo.seed_demo(session, customers=customers, seed=seed, instance_dir=tmp_path / "instance")
+        return demo.seed_demo(session, customers=customers, seed=seed, instance_dir=tmp_path / "instance",
+                              steps=DATA_STEPS)
 
 
 def fit_factors(engine, **options):
