@@ -39,9 +39,9 @@ def csv_formatter(column: Column) -> Callable[[Any], str]:
         return lambda v: "" if v is None else repr(round(float(v), 6))
     if kind == "int":
         return lambda v: "" if v is None else str(int(v))
-    if kind == "datetime":
+    if kind == "datetime":  # the database formats them (ISO 8601 text); datetimes are formatted here
         convert = _date if column.as_date else _iso
-        return lambda v: "" if v is None else convert(v)
+        return lambda v: "" if v is None else (v if isinstance(v, str) else convert(v))
     if kind == "json":  # selected as JSON text
         return lambda v: "" if v is None else v
     return lambda v: "" if v is None else v
@@ -55,7 +55,7 @@ def json_formatter(column: Column) -> Callable[[Any], str]:
         return lambda v: "null" if v is None else v
     if kind == "datetime":
         convert = _date if column.as_date else _iso
-        return lambda v: "null" if v is None else f'"{convert(v)}"'
+        return lambda v: "null" if v is None else f'"{v if isinstance(v, str) else convert(v)}"'
     if kind == "bool":
         return lambda v: "null" if v is None else ("true" if v else "false")
     if kind == "float":

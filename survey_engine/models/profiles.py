@@ -29,7 +29,8 @@ class ProfileSequence(SQLModel, table=True):
 
 class Profile(SQLModel, table=True):
     """The combined profile of one person: value, archetypes, factors, themes, consent, contact
-    policy and the next best action, with the model versions behind them."""
+    policy and the next best action, with the model versions behind them. The reasons of an
+    archetype are those of the assignment ``model_versions`` names (read, not copied)."""
 
     __tablename__ = "profile"
 
@@ -57,12 +58,10 @@ class Profile(SQLModel, table=True):
     style_membership: Optional[float] = None
     style_source: Optional[str] = Field(default=None, max_length=20)  # model | advisor
     style_memberships: dict[str, Any] = json_field()
-    style_reasons: dict[str, Any] = json_field()
     relationship_style: Optional[str] = Field(default=None, max_length=100, index=True)
     relationship_membership: Optional[float] = None
     relationship_source: Optional[str] = Field(default=None, max_length=20)
     relationship_memberships: dict[str, Any] = json_field()
-    relationship_reasons: dict[str, Any] = json_field()
     # survey
     factor_scores: dict[str, Any] = json_field()
     themes: list[Any] = json_field(default_factory=list)

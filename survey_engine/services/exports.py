@@ -29,15 +29,28 @@ from survey_engine.services.survey import NotFound, ServiceError
 STREAM_ROWS = 5000
 
 
-def profile_columns(fields: Sequence[str], *, json_as_text: bool = True) -> list:
+def _utc_text(column, dialect: str, as_date: bool):
+    """A timestamp column formatted by the database as ISO 8601 in UTC (``2026-06-30T09:15:00Z``, or
+    ``2026-06-30``), so millions of rows need no date handling in Python."""
+    if dialect == "postgresql":
+        pattern = "YYYY-MM-DD" if as_date else 'YYYY-MM-DD"T"HH24:MI:SS"Z"'
+        return sa.func.to_char(sa.func.timezone("UTC", column), pattern)
+    return sa.func.strftime("%Y-%m-%d" if as_date else "%Y-%m-%dT%H:%M:%SZ", sa.type_coerce(column, sa.String()))
+
+
+def profile_columns(fields: Sequence[str], *, json_as_text: bool = True, dialect: str | None = None,
+                    dates: Sequence[str] = ()) -> list:
     """Labelled columns for ``fields`` (golden-record fields from the person, others from the
-    profile); JSON fields as their stored text when ``json_as_text``."""
+    profile). JSON fields come as their stored text when ``json_as_text``; with ``dialect``,
+    timestamps come as ISO 8601 text in UTC (dates for the fields in ``dates``)."""
     profile, person = Profile.__table__, Person.__table__
     columns = []
     for name in fields:
         column = person.c[name] if name in PERSON_FIELDS else profile.c[name]
         if EXPORT_FIELDS[name] == "json" and json_as_text:
             column = sa.cast(column, sa.Text)
+        elif EXPORT_FIELDS[name] == "datetime" and dialect is not None:
+            column = _utc_text(column, dialect, name in dates)
         columns.append(column.label(name))
     return columns
 
@@ -139,6 +152,7 @@ def _write_export(engine: Engine, destination: Destination, out: Path, since: in
 
     profile = Profile.__table__
     fields = [c.field for c in destination.columns]
+    dates = [c.field for c in destination.columns if c.as_date]
     with engine.connect() as connection:
         cursor = current_sequence(connection)
         window = sa.and_(profile.c.change_seq > since, profile.c.change_seq <= cursor)
@@ -152,8 +166,10 @@ def _write_export(engine: Engine, destination: Destination, out: Path, since: in
             without_key = connection.execute(sa.select(sa.func.count()).select_from(profile_source())
                                              .where(window, allowed, key.is_(None))).scalar()
             conditions.append(key.is_not(None))
-        query = (sa.select(*profile_columns(fields)).select_from(profile_source()).where(*conditions)
-                 .order_by(profile.c.change_seq))
+        # Labels must be unique: a field written twice (as a date and a timestamp) is selected twice.
+        selected = [c.label(f"c{k}") for k, c in enumerate(profile_columns(
+            fields, dialect=engine.dialect.name, dates=dates))]
+        query = (sa.select(*selected).select_from(profile_source()).where(*conditions).order_by(profile.c.change_seq))
         handle, temporary = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent or ".")
         try:
             with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:

@@ -60,10 +60,8 @@ TRACKED_FIELDS = ("value_tier", "rising", "lapse_risk", "style_archetype", "rela
 DRIFT_TOLERANCE = {"p_alive": 0.10, "tier_score": 0.10, "expected_purchases": None, "expected_average_value": None,
                    "upgrade_propensity": 0.10, "clv": 0.10, "contact_month": None}
 #: Profile fields computed from the survey (JSON); recomputed only when their inputs change.
-SURVEY_JSON_FIELDS = ("style_memberships", "style_reasons", "relationship_memberships", "relationship_reasons",
+SURVEY_JSON_FIELDS = ("style_memberships", "relationship_memberships",
                       "factor_scores", "themes")
-_ROUND = {"tier_score": 4, "clv": 2, "p_alive": 4, "expected_purchases": 4, "expected_average_value": 2,
-          "total_spend": 2, "upgrade_propensity": 4, "style_membership": 4, "relationship_membership": 4}
 _KINDS = ("style", "relationship")
 #: Profile column holding the top archetype of each catalog kind.
 ARCHETYPE_FIELD = {"style": "style_archetype", "relationship": "relationship_style"}
@@ -260,13 +258,16 @@ def _person_filter(column, ids: Sequence[int]):
 
 def _person_transactions(session: Session, ids: Sequence[int]) -> pd.DataFrame:
     # A fixed order makes the float sums identical on every backend.
-    query = (sa.select(CustomerPerson.person_id, Transaction.order_id, Transaction.purchased_at, Transaction.amount,
-                       Transaction.category)
+    # The day is all that matters here: the timestamp is read as stored (UTC), without the per-row
+    # time-zone handling of the column type; pandas converts the whole column at once.
+    query = (sa.select(CustomerPerson.person_id, Transaction.order_id,
+                       sa.type_coerce(Transaction.purchased_at, sa.DateTime()), Transaction.amount, Transaction.category)
              .join(CustomerPerson, CustomerPerson.external_id == Transaction.customer_external_id)
              .where(_person_filter(CustomerPerson.person_id, ids))
              .order_by(CustomerPerson.person_id, Transaction.purchased_at, Transaction.order_id, Transaction.amount))
-    frame = pd.DataFrame(session.execute(query).all(),
-                         columns=["person_id", "order_id", "timestamp", "amount", "category"])
+    names = ["person_id", "order_id", "timestamp", "amount", "category"]
+    rows = session.connection().execute(query).all()
+    frame = pd.DataFrame(dict(zip(names, zip(*rows))) if rows else {n: [] for n in names}, columns=names)
     if len(ids) > _IN_LIMIT and not frame.empty:
         frame = frame[frame["person_id"].isin(ids)]
     return frame
@@ -278,7 +279,7 @@ def _survey_counts(session: Session, ids: Sequence[int]) -> pd.Series:
              .join(Response, Response.customer_id == Customer.id)
              .where(Response.submitted_at.is_not(None), _person_filter(CustomerPerson.person_id, ids))
              .group_by(CustomerPerson.person_id))
-    counts = pd.Series(dict(session.execute(query).all()), dtype=float)
+    counts = pd.Series(dict(session.connection().execute(query).all()), dtype=float)
     return counts.reindex(list(ids)).fillna(0.0)
 
 
@@ -304,27 +305,41 @@ def person_value_frame(session: Session, ids: Sequence[int], ctx: ProfileContext
 
 # ---- pass 2: build profiles ------------------------------------------------------------------------
 
-def _rounded(name: str, value):
-    if value is None:
-        return None
-    if isinstance(value, (np.floating, float)):
-        value = float(value)
-        if not math.isfinite(value):
-            return None
-        return round(value, _ROUND.get(name, 6))
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    return value
+#: Profile fields filled from the value and tier frames, with the decimals they are stored with.
+VALUE_FIELDS = {"clv": 2, "p_alive": 4, "expected_purchases": 4, "expected_average_value": 2, "total_spend": 2,
+                "tier_score": 4, "upgrade_propensity": 4, "n_orders": None, "category_breadth": None,
+                "first_purchase_at": None, "last_purchase_at": None, "value_tier": None, "past_spend_tier": None,
+                "rising": None, "lapse_risk": None}
+_NO_VALUE = {**{name: None for name in VALUE_FIELDS}, "rising": False, "lapse_risk": False}
 
 
-def _utc(value) -> datetime | None:
-    if value is None or (not isinstance(value, datetime) and pd.isna(value)):
-        return None
-    stamp = pd.Timestamp(value)
-    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    return stamp.to_pydatetime()
+def _prepared_values(values: pd.DataFrame, tiers: pd.DataFrame) -> dict[int, dict[str, Any]]:
+    """The value and tier fields of each person, rounded and as Python values (column-wise, once)."""
+    if values.empty:
+        return {}
+    frame = values.join(tiers.rename(columns={"tier": "value_tier"})) if not tiers.empty else values
+    columns: dict[str, list] = {}
+    for name, decimals in VALUE_FIELDS.items():
+        source = {"first_purchase_at": "first_purchase", "last_purchase_at": "last_purchase"}.get(name, name)
+        if source not in frame:
+            columns[name] = [_NO_VALUE[name]] * len(frame)
+            continue
+        column = frame[source]
+        if name in ("first_purchase_at", "last_purchase_at"):
+            stamps = pd.to_datetime(column)
+            stamps = stamps.dt.tz_localize("UTC") if stamps.dt.tz is None else stamps.dt.tz_convert("UTC")
+            columns[name] = list(stamps.dt.to_pydatetime())
+        elif decimals is not None:
+            numbers = column.to_numpy(dtype=float).round(decimals)
+            columns[name] = [None if not math.isfinite(v) else v for v in numbers.tolist()]
+        elif name in ("n_orders", "category_breadth"):
+            columns[name] = column.to_numpy(dtype=np.int64).tolist()
+        elif name in ("rising", "lapse_risk"):
+            columns[name] = column.to_numpy(dtype=bool).tolist()
+        else:
+            columns[name] = column.tolist()
+    names = list(columns)
+    return {pid: dict(zip(names, row)) for pid, row in zip(frame.index.tolist(), zip(*columns.values()))}
 
 
 @dataclass
@@ -341,8 +356,10 @@ class _ChunkData:
 
 def _load_chunk(session: Session, ids: Sequence[int], ctx: ProfileContext) -> _ChunkData:
     wanted = set(ids)
+    session.flush()  # reads below go straight to the connection
+    connection = session.connection()
     customers: dict[int, list] = {}
-    rows = session.execute(
+    rows = connection.execute(
         sa.select(CustomerPerson.person_id, CustomerPerson.external_id, Customer.id, Customer.consent_marketing,
                   Customer.consent_profiling)
         .outerjoin(Customer, Customer.external_id == CustomerPerson.external_id)
@@ -350,13 +367,13 @@ def _load_chunk(session: Session, ids: Sequence[int], ctx: ProfileContext) -> _C
     for person_id, external_id, customer_id, marketing, profiling in rows:
         if person_id in wanted:
             customers.setdefault(person_id, []).append((external_id, customer_id, bool(marketing), bool(profiling)))
-    golden = {pid: external for pid, external in session.execute(
+    golden = {pid: external for pid, external in connection.execute(
         sa.select(Person.id, Person.external_id).where(_person_filter(Person.id, ids), Person.retired_at.is_(None)))
         if pid in wanted}
 
     latest: dict[int, tuple] = {}
     surveys: dict[int, int] = {}
-    rows = session.execute(
+    rows = connection.execute(
         sa.select(CustomerPerson.person_id, Response.id, Response.submitted_at, Response.questionnaire_version_id)
         .join(Customer, Customer.external_id == CustomerPerson.external_id)
         .join(Response, Response.customer_id == Customer.id)
@@ -370,7 +387,7 @@ def _load_chunk(session: Session, ids: Sequence[int], ctx: ProfileContext) -> _C
             latest[person_id] = (response_id, submitted_at, version_id)
 
     assignments: dict[tuple[int, str], dict] = {}
-    rows = session.execute(
+    rows = connection.execute(
         sa.select(CustomerPerson.person_id, ArchetypeAssignment.id, ArchetypeAssignment.catalog_id,
                   ArchetypeAssignment.response_id, ArchetypeAssignment.top_archetype,
                   ArchetypeAssignment.top_membership, ArchetypeAssignment.catalog_version,
@@ -398,7 +415,7 @@ def _load_chunk(session: Session, ids: Sequence[int], ctx: ProfileContext) -> _C
             corrections[(correction.person_id, correction.catalog_id)] = correction
 
     start, end, _ = ctx.month()
-    contacts = {pid: n for pid, n in session.execute(
+    contacts = {pid: n for pid, n in connection.execute(
         sa.select(ContactEvent.person_id, sa.func.count(ContactEvent.id))
         .where(_person_filter(ContactEvent.person_id, ids), ContactEvent.occurred_at >= start,
                ContactEvent.occurred_at < end)
@@ -406,7 +423,7 @@ def _load_chunk(session: Session, ids: Sequence[int], ctx: ProfileContext) -> _C
 
     columns = [c for c in Profile.__table__.columns if c.name not in SURVEY_JSON_FIELDS]
     existing = {}
-    for row in session.execute(sa.select(*columns).where(_person_filter(Profile.person_id, ids))).mappings():
+    for row in connection.execute(sa.select(*columns).where(_person_filter(Profile.person_id, ids))).mappings().all():
         if row["person_id"] in wanted:
             existing[row["person_id"]] = dict(row)
     return _ChunkData(customers, golden, latest, surveys, assignments, corrections, contacts, existing)
@@ -430,7 +447,7 @@ def _survey_signature(person_id: int, data: _ChunkData, ctx: ProfileContext) -> 
 
 
 def _survey_fields(session: Session, persons: list[int], data: _ChunkData, ctx: ProfileContext) -> dict[int, dict]:
-    """Memberships, reasons, factor scores and themes of ``persons`` (their inputs changed)."""
+    """Memberships, factor scores and themes of ``persons`` (their inputs changed)."""
     from survey_engine.services.profile_models import cached_vectors
 
     out: dict[int, dict] = {p: {name: ({} if name != "themes" else []) for name in SURVEY_JSON_FIELDS} for p in persons}
@@ -439,31 +456,22 @@ def _survey_fields(session: Session, persons: list[int], data: _ChunkData, ctx: 
     if not persons:
         return out
     assignment_ids = [a["id"] for (p, _), a in data.assignments.items() if p in out]
-    details = {}
+    memberships = {}
     for start in range(0, len(assignment_ids), _IN_LIMIT):
         batch = assignment_ids[start:start + _IN_LIMIT]
-        details.update({i: (m, e) for i, m, e in session.execute(
-            sa.select(ArchetypeAssignment.id, ArchetypeAssignment.memberships, ArchetypeAssignment.explanation)
-            .where(ArchetypeAssignment.id.in_(batch))).all()})
+        memberships.update(dict(session.connection().execute(
+            sa.select(ArchetypeAssignment.id, ArchetypeAssignment.memberships)
+            .where(ArchetypeAssignment.id.in_(batch))).all()))
     for (p, catalog_id), assignment in data.assignments.items():
         kind = ctx.kind_of(catalog_id)
-        if p not in out or kind not in _KINDS:
-            continue
-        memberships, explanation = details[assignment["id"]]
-        out[p][f"{kind}_memberships"] = {k: round(float(v), 4) for k, v in memberships.items()}
-        out[p][f"{kind}_reasons"] = dict(explanation or {})
-    for (p, catalog_id), correction in data.corrections.items():
-        kind = ctx.kind_of(catalog_id)
         if p in out and kind in _KINDS:
-            out[p][f"{kind}_reasons"] = {**out[p][f"{kind}_reasons"], "advisor_correction": {
-                "archetype": correction.archetype_id, "by": correction.author,
-                "at": correction.created_at.isoformat(), "reason": correction.reason}}
+            out[p][f"{kind}_memberships"] = {k: round(float(v), 4) for k, v in memberships[assignment["id"]].items()}
 
     response_ids = {data.latest_response[p][0]: p for p in persons if p in data.latest_response}
     answers: dict[int, dict] = {}
     ids = sorted(response_ids)
     for start in range(0, len(ids), _IN_LIMIT):
-        answers.update(dict(session.execute(sa.select(Response.id, Response.answers)
+        answers.update(dict(session.connection().execute(sa.select(Response.id, Response.answers)
                                             .where(Response.id.in_(ids[start:start + _IN_LIMIT]))).all()))
     by_questionnaire: dict[str, list[int]] = {}
     for response_id, p in response_ids.items():
@@ -500,7 +508,7 @@ def _survey_fields(session: Session, persons: list[int], data: _ChunkData, ctx: 
 
 
 def _person_profile(person_id: int, data: _ChunkData, value: Mapping[str, Any] | None,
-                    tier: Mapping[str, Any] | None, ctx: ProfileContext) -> dict[str, Any]:
+                    ctx: ProfileContext) -> dict[str, Any]:
     """The scalar fields of one profile (the survey JSON fields are added by the caller)."""
     from survey_engine.profiling.policy import contact_policy, next_best_action
 
@@ -515,23 +523,7 @@ def _person_profile(person_id: int, data: _ChunkData, value: Mapping[str, Any] |
         "consent_marketing": bool(known) and all(c[2] for c in known),
         "consent_profiling": bool(known) and all(c[3] for c in known),
     }
-    if value is not None:
-        row.update({
-            "clv": value["clv"], "p_alive": value["p_alive"], "expected_purchases": value["expected_purchases"],
-            "expected_average_value": value["expected_average_value"], "total_spend": value["total_spend"],
-            "n_orders": int(value["n_orders"]), "category_breadth": int(value["category_breadth"]),
-            "first_purchase_at": _utc(value["first_purchase"]), "last_purchase_at": _utc(value["last_purchase"]),
-        })
-    else:
-        row.update({k: None for k in ("clv", "p_alive", "expected_purchases", "expected_average_value", "total_spend",
-                                      "n_orders", "category_breadth", "first_purchase_at", "last_purchase_at")})
-    if tier is not None:
-        row.update({"value_tier": tier["tier"], "past_spend_tier": tier["past_spend_tier"],
-                    "tier_score": tier["tier_score"], "rising": bool(tier["rising"]),
-                    "lapse_risk": bool(tier["lapse_risk"]), "upgrade_propensity": tier["upgrade_propensity"]})
-    else:
-        row.update({"value_tier": None, "past_spend_tier": None, "tier_score": None, "rising": False,
-                    "lapse_risk": False, "upgrade_propensity": None})
+    row.update(value if value is not None else _NO_VALUE)
 
     guidance = {}
     for kind in _KINDS:
@@ -548,13 +540,13 @@ def _person_profile(person_id: int, data: _ChunkData, value: Mapping[str, Any] |
             row[f"{kind}_membership"] = None
         elif assignment is not None:
             row[name], row[f"{kind}_source"] = assignment["top_archetype"], "model"
-            row[f"{kind}_membership"] = assignment["top_membership"]
+            row[f"{kind}_membership"] = round(assignment["top_membership"], 4)
         if row[name] is not None:
             guidance[kind] = entry["archetypes"].get(row[name])
 
     latest = data.latest_response.get(person_id)
     row["response_id"] = latest[0] if latest else None
-    row["last_survey_at"] = _utc(latest[1]) if latest else None
+    row["last_survey_at"] = latest[1] if latest else None
     row["surveys_completed"] = data.surveys.get(person_id, 0)
 
     _, _, month = ctx.month()
@@ -569,7 +561,7 @@ def _person_profile(person_id: int, data: _ChunkData, value: Mapping[str, Any] |
         lapse_risk=row["lapse_risk"], p_alive=row["p_alive"], last_purchase=last_purchase,
         style=guidance.get("style"), relationship=guidance.get("relationship"), policy=policy,
         consent_marketing=row["consent_marketing"], surveyed=latest is not None)
-    return {k: _rounded(k, v) for k, v in row.items()}
+    return row
 
 
 def _model_versions(signature: Mapping[str, Any], ctx: ProfileContext) -> dict[str, Any]:
@@ -660,16 +652,23 @@ def _write_profiles(session: Session, rows: list[dict[str, Any]], data: _ChunkDa
         first = allocate_sequence(session, len(material_rows))
         for offset, row in enumerate(material_rows):
             row["change_seq"] = first + offset
+    table = Profile.__table__
     if inserts:
         for row in inserts:
             row.setdefault("created_at", now)
             row["updated_at"] = now
-        session.execute(sa.insert(Profile), inserts)
-    if updates:
-        session.execute(sa.update(Profile), updates)
+        session.execute(table.insert(), inserts)
+    by_columns: dict[tuple, list] = {}
+    for update in updates:  # one executemany per set of changed columns
+        by_columns.setdefault(tuple(sorted(update)), []).append(update)
+    for columns, group in by_columns.items():
+        statement = (table.update().where(table.c.person_id == sa.bindparam("key_person_id"))
+                     .values({c: sa.bindparam(c) for c in columns if c != "person_id"}))
+        session.execute(statement, [{**{c: u[c] for c in columns if c != "person_id"}, "key_person_id": u["person_id"]}
+                                    for u in group])
     seq_of = {row["person_id"]: row["change_seq"] for row in material_rows}
     if history:  # tracked fields are all material, so every history row has its change number
-        session.execute(sa.insert(ProfileHistory), [
+        session.execute(ProfileHistory.__table__.insert(), [
             {"person_id": row["person_id"], "change_seq": seq_of[row["person_id"]], "changed_at": now, "source": source,
              "changes": _jsonable(changes), "value_tier": row.get("value_tier"),
              "style_archetype": row.get("style_archetype"), "relationship_style": row.get("relationship_style"),
@@ -694,21 +693,13 @@ def _jsonable(value):
     return value
 
 
-def _rows_by_index(frame: pd.DataFrame) -> dict[Any, dict[str, Any]]:
-    """``{index: {column: value}}`` (DataFrame.to_dict(orient="index") is slow on few rows)."""
-    if frame.empty:
-        return {}
-    columns = list(frame.columns)
-    return {key: dict(zip(columns, row)) for key, row in zip(frame.index.tolist(), frame.to_numpy(dtype=object))}
-
-
 def _build_and_write(session: Session, ids: Sequence[int], values: pd.DataFrame, tiers: pd.DataFrame,
                      ctx: ProfileContext, source: str, data: _ChunkData | None = None) -> WriteOutcome:
     data = data or _load_chunk(session, ids, ctx)
-    value_rows, tier_rows = _rows_by_index(values), _rows_by_index(tiers)
+    prepared = _prepared_values(values, tiers)
     rows, recompute = [], []
     for person_id in ids:
-        row = _person_profile(person_id, data, value_rows.get(person_id), tier_rows.get(person_id), ctx)
+        row = _person_profile(person_id, data, prepared.get(person_id), ctx)
         signature = _survey_signature(person_id, data, ctx)
         row["model_versions"] = _model_versions(signature, ctx)
         before = data.existing.get(person_id)
@@ -1242,10 +1233,36 @@ def get_profile(session: Session, person_id: int) -> Profile:
     return profile
 
 
+def profile_reasons(session: Session, profile: Profile) -> dict[str, Any]:
+    """``style_reasons`` and ``relationship_reasons``: the explanation of the assignment each
+    archetype comes from (factors and phrases with their contributions), and the advisor's
+    correction when one overrides it."""
+    guidance = load_guidance()
+    out = {f"{kind}_reasons": {} for kind in _KINDS}
+    for catalog_id, entry in guidance.items():
+        kind = entry["kind"]
+        versions = (profile.model_versions or {}).get(catalog_id) or {}
+        if kind not in _KINDS:
+            continue
+        reasons: dict[str, Any] = {}
+        if versions.get("assignment") is not None:
+            reasons = dict(session.execute(sa.select(ArchetypeAssignment.explanation)
+                                           .where(ArchetypeAssignment.id == versions["assignment"])).scalar() or {})
+        if versions.get("correction") is not None:
+            correction = session.get(ArchetypeCorrection, versions["correction"])
+            if correction is not None:
+                reasons["advisor_correction"] = {"archetype": correction.archetype_id, "by": correction.author,
+                                                 "at": correction.created_at.isoformat(), "reason": correction.reason}
+        out[f"{kind}_reasons"] = reasons
+    return out
+
+
 def show_profile(session: Session, person_id: int, *, history: int = 20) -> dict[str, Any]:
-    """A profile with its notes, corrections, recent contacts and assignment history."""
+    """A profile with the reasons of its archetypes, its notes, corrections, recent contacts and
+    assignment history."""
     profile = get_profile(session, person_id)
     out = profile_public(profile)
+    out.update(profile_reasons(session, profile))
     out["notes"] = [{"id": n.id, "author": n.author, "text": n.text, "created_at": n.created_at.isoformat()}
                     for n in session.exec(select(AdvisorNote).where(AdvisorNote.person_id == person_id)
                                           .order_by(AdvisorNote.id.desc())).all()]

@@ -137,7 +137,10 @@ def test_correction_shows_at_once_is_kept_in_history_and_labels_the_next_fit(wor
     session.commit()
     session.refresh(profile)
     assert (profile.style_archetype, profile.style_source, correction.previous_archetype) == (target, "advisor", previous)
-    assert profile.style_reasons["advisor_correction"]["archetype"] == target
+    shown = service.show_profile(session, person)
+    assert shown["style_reasons"]["advisor_correction"]["archetype"] == target
+    assert shown["style_reasons"]["archetype"] == previous  # the model's explanation, kept beside the correction
+    assert shown["style_reasons"]["factors"] and "phrases" in shown["style_reasons"]
     entry = session.exec(select(ProfileHistory).where(ProfileHistory.person_id == person,
                                                       ProfileHistory.source == "correction")).one()
     assert entry.changes == {"style_archetype": [previous, target]}
