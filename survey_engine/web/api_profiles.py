@@ -56,7 +56,8 @@ def _path_id(value: str, what: str) -> int:
     """An id from the URL path; anything but digits is a 404 naming what was looked for."""
     from survey_engine.services.survey import NotFound
 
-    if not value.isdigit() or int(value) < 1:
+    # ASCII digits only ("²".isdigit() is true, int() refuses it) and within the INTEGER id range.
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= 2**31 - 1:
         raise NotFound(f"no {what} {value!r}", field=what.replace(" ", "_"))
     return int(value)
 
@@ -66,7 +67,7 @@ def _page_args(errors: dict) -> tuple[int, int]:
         raw = request.args.get(name)
         if raw is None:
             return default
-        if not raw.isdigit() or not 1 <= int(raw) <= high:
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= high:
             errors[name] = f"must be an integer from 1 to {high}"
             return default
         return int(raw)
@@ -206,6 +207,9 @@ def _exports_dir() -> Path:
 def list_exports():
     from survey_engine.services.exports import list_export_runs
 
+    unknown = {name: "unknown query parameter" for name in request.args if name != "destination"}
+    if unknown:
+        raise FieldErrors(unknown)
     return jsonify({"ok": True, "items": list_export_runs(get_session(), destination=request.args.get("destination"))})
 
 
@@ -225,9 +229,9 @@ def run_export():
     if destination is not None and not re.fullmatch(r"[a-z][a-z0-9_\-]*", destination):
         errors["destination"] = "must be a destination name from the mappings file"
     since = body.get("since")
-    if since is not None and not (isinstance(since, int) and not isinstance(since, bool) and since >= 0) \
+    if since is not None and not (isinstance(since, int) and not isinstance(since, bool) and 0 <= since <= 2**63 - 1) \
             and since != "last":
-        errors["since"] = "must be a cursor (integer >= 0) or 'last'"
+        errors["since"] = "must be a cursor (integer from 0 to 2^63-1) or 'last'"
     if errors:
         raise FieldErrors(errors)
     name = destination or fmt
@@ -332,8 +336,9 @@ OPENAPI_SCHEMAS = {
     "Created": {"type": "object", "required": ["ok", "id"], "properties": {"ok": {"const": True}, "id": {"type": "integer"}}},
     "ExportCreate": {"type": "object", "required": ["format"], "additionalProperties": False, "properties": {
         "format": {"enum": ["salesforce", "hubspot", "csv", "jsonl"]},
-        "destination": {"type": "string", "description": "destination in the mappings file; default the format"},
-        "since": {"oneOf": [{"type": "integer", "minimum": 0}, {"const": "last"}]}}},
+        "destination": {"type": ["string", "null"], "maxLength": 100,
+                        "description": "destination in the mappings file; default (or null) the format"},
+        "since": {"oneOf": [{"type": "integer", "minimum": 0, "maximum": 2**63 - 1}, {"const": "last"}]}}},
     "ExportRun": {"type": "object", "properties": {
         "id": {"type": "integer"}, "format": {"type": "string"}, "destination": {"type": "string"},
         "since": {"type": "integer"}, "next_cursor": {"type": ["integer", "null"]}, "file": {"type": ["string", "null"]},
@@ -384,7 +389,7 @@ OPENAPI_PATHS = {
     "/api/v1/exports": {
         "get": {"summary": "CRM export runs, newest first", "security": _STAFF,
                 "parameters": [{"name": "destination", "in": "query", "schema": {"type": "string"}}],
-                "responses": {"200": _ok("ExportList"), **_errors(401, 403)}},
+                "responses": {"200": _ok("ExportList"), **_errors(400, 401, 403)}},
         "post": {"summary": "Run a CRM export and download its file; the headers X-Export-Run, X-Next-Cursor "
                             "(pass it as since next time), X-Rows and X-Rows-Without-Consent describe it",
                  "security": _STAFF, "requestBody": {"required": True, "content": {"application/json": {
