@@ -3,8 +3,6 @@ archetype into a catalog file (validated, atomic, comments kept)."""
 from __future__ import annotations
 
 import shutil
-from datetime import timedelta
-
 import numpy as np
 import pytest
 import yaml
@@ -12,7 +10,6 @@ from sqlmodel import select
 
 from survey_engine.models import Customer, Response
 from survey_engine.models.archetypes import ArchetypeAssignment
-from survey_engine.models.base import utcnow
 from survey_engine.models.clv import CLVModelRecord, CustomerValue
 from survey_engine.services import segments
 from survey_engine.services.survey import NotFound, ServiceError

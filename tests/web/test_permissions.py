@@ -38,15 +38,21 @@ def _world(db_engine, tmp_path):
     from survey_engine.db import session_scope
     from survey_engine.models import Customer
     from survey_engine.services import staff as accounts
+    from survey_engine.services.exports import export_profiles
+    from survey_engine.services.webhooks import add_subscription
     from survey_engine.services.survey import authenticate_api_key, create_api_key, create_invitation
 
     seed_population(db_engine, tmp_path, customers=60)
     model_id = fit_factors(db_engine)
     person_id = crm_persons(db_engine, 3)[0]
     users = make_staff(db_engine)
+    exports = tmp_path / "instance" / "exports"  # the app's instance folder: its downloads come from here
+    exports.mkdir(parents=True)
+    run_id = export_profiles(db_engine, fmt="csv", out=exports / "all.csv").run_id
     with session_scope(db_engine) as session:
         keys = {role: create_api_key(session, role, f"test {role}") for role in ROLES}
         spare_key = create_api_key(session, "marketer", "to be revoked")
+        subscription, _ = add_subscription(session, name="crm", url="https://crm.example.com/hook")
         customer = session.exec(select(Customer).order_by(Customer.id)).first()
         issued = create_invitation(session, customer_external_id="PERM-1", order_id="PERM-O1",
                                    questionnaire_id=QUESTIONNAIRE, ttl_days=30)
@@ -64,6 +70,8 @@ def _world(db_engine, tmp_path):
         "key_id": spare_key_id,
         "person_id": person_id,
         "external_id": customer.external_id,
+        "run_id": run_id,
+        "subscription_id": subscription.id,
     }
     return samples, keys, users, fingerprints
 

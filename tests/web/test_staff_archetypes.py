@@ -48,7 +48,7 @@ def _table(html: str, title: str) -> str:
 
 def test_assign_view_discover_and_accept_a_candidate(archetype_client, db_engine, session, catalogs, tmp_path):
     client = archetype_client
-    seed_population(db_engine, tmp_path, customers=120)
+    seed_population(db_engine, tmp_path, customers=100)
     fit_factors(db_engine)
     tiers = store_tiers(db_engine)
     page = client.get("/staff/archetypes/").get_data(as_text=True)
