@@ -511,8 +511,8 @@ def person_for_customer(session: Session, external_id: str) -> Person | None:
 def _resolve_ref(session: Session, ref: str | int, name: str) -> tuple[Person, SourceRecord]:
     """A person and one of its records from a person id (digits) or a record reference."""
     text = str(ref).strip()
-    if text.isdigit():
-        person = session.get(Person, int(text))
+    if text.isascii() and text.isdigit():  # "²".isdigit() is true but int() refuses it
+        person = session.get(Person, int(text)) if int(text) <= 2**31 - 1 else None
         if person is None:
             raise NotFound(f"{name}: no person {text}", field=name)
         if person.retired_at is not None:

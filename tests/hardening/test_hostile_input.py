@@ -262,3 +262,31 @@ def test_an_api_key_of_one_role_on_another_roles_routes(app, client, db_engine, 
     staff = app.test_client()
     sign_in(staff, "admin")
     assert staff.get("/api/v1/responses").status_code == 401
+
+
+def test_digit_lookalikes_and_huge_numbers_in_every_json_body_field(app, client, db_engine, session,
+                                                                    loaded_questionnaires):
+    """Every string field of every documented JSON body gets "²", "٣" and a 30-digit number (ids
+    are often parsed from strings): refused or not found, never a 500."""
+    admin = create_api_key(session, "admin")
+    session.commit()
+    document = openapi_document()
+    schemas = document["components"]["schemas"]
+    tried = 0
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            content = operation.get("requestBody", {}).get("content", {}).get("application/json")
+            if method not in {"post", "put", "patch"} or content is None:
+                continue
+            schema = content["schema"]
+            schema = schemas[schema["$ref"].rsplit("/", 1)[1]] if "$ref" in schema else schema
+            properties = schema.get("properties", {})
+            if "{" in path:
+                continue
+            for name in properties:
+                for value in ["²", "٣", "9" * 30, "-" + "9" * 30]:
+                    body = {other: "1" for other in schema.get("required", [])} | {name: value}
+                    response = client.open(path, method=method.upper(), json=body, headers=_auth(admin))
+                    tried += 1
+                    assert response.status_code < 500, (method, path, name, value, response.status_code)
+    assert tried >= 40
