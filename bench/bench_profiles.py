@@ -18,6 +18,10 @@ Memory: each timed step runs in a fresh process (spawn); it reports its peak RSS
 peak rose above the RSS right before the step (the imports and the loaded models are the floor).
 "Flat" is checked by running the refresh and the export also at a quarter of the size.
 
+Time: wall seconds of the timed call, and the CPU seconds of the whole step process (with SQLite the
+database work runs in that process, so on a machine shared with other jobs the CPU time is the
+steadier figure; it also includes the step's imports).
+
 Usage: ``.venv/bin/python bench/bench_profiles.py [--persons 100000] [--profiles 1000000]
 [--database-url URL]`` (default: SQLite files in a temporary folder).
 """
@@ -61,8 +65,10 @@ def _in_child(function, *args):
 
 def _measured(function, *args):
     before = _rss_mb()
+    cpu = time.process_time()
     result = function(*args)
-    result.update(rss_before_mb=before, peak_mb=_peak_mb(), peak_rise_mb=_peak_mb() - before)
+    result.update(rss_before_mb=before, peak_mb=_peak_mb(), peak_rise_mb=_peak_mb() - before,
+                  process_cpu_s=time.process_time() - cpu)
     return result
 
 
@@ -261,6 +267,32 @@ def build_world(url: str, n_persons: int, seed: int = 1) -> dict:
             "assignments": assignment_id, "seconds": time.perf_counter() - started}
 
 
+def reuse_world(url: str) -> dict:
+    """A world built by an earlier run: migrated to the current schema, profiles and what they made
+    cleared (the theme model too, so the first refresh fits it again)."""
+    import sqlalchemy as sa
+
+    from survey_engine.db import upgrade
+
+    engine = _engine(url)
+    upgrade(engine)
+    with engine.begin() as connection:
+        for table in ("webhook_delivery", "profile_history", "profile", "profile_refresh", "profile_theme_model",
+                      "profile_sequence"):
+            connection.execute(sa.text(f"DELETE FROM {table}"))
+        # undo the single-update step of the earlier run: its responses and their assignments
+        bench = "SELECT r.id FROM response r JOIN invitation i ON i.id = r.invitation_id WHERE i.token_hash LIKE 'bench%'"
+        connection.execute(sa.text(f"DELETE FROM archetype_assignment WHERE response_id IN ({bench})"))
+        connection.execute(sa.text(f"DELETE FROM response WHERE id IN ({bench})"))
+        connection.execute(sa.text("DELETE FROM invitation WHERE token_hash LIKE 'bench%'"))
+        connection.execute(sa.text("UPDATE archetype_assignment SET is_current = 1"))
+        counts = {t: connection.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar()
+                  for t in ("identity_person", "clv_transaction", "response", "archetype_assignment")}
+    engine.dispose()
+    return {"persons": counts["identity_person"], "transactions": counts["clv_transaction"],
+            "responses": counts["response"], "assignments": counts["archetype_assignment"], "seconds": 0.0}
+
+
 # ---- timed steps (each in a fresh process) --------------------------------------------------------
 
 def step_refresh(url: str, as_of: str) -> dict:
@@ -431,10 +463,14 @@ def main() -> None:
     parser.add_argument("--persons", type=int, default=100_000)
     parser.add_argument("--profiles", type=int, default=1_000_000)
     parser.add_argument("--updates", type=int, default=105)
+    parser.add_argument("--folder", type=Path, default=None,
+                        help="Keep the SQLite databases here and reuse those already built (their profiles are "
+                             "cleared first, so the first refresh starts from none)")
     parser.add_argument("--database-url", default=None,
                         help="PostgreSQL base URL (databases <name>_bench_* are created and dropped); default SQLite")
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="bench-profiles-"))
+    folder = args.folder or Path(tempfile.mkdtemp(prefix="bench-profiles-"))
+    folder.mkdir(parents=True, exist_ok=True)
 
     def url_for(name: str) -> str:
         if args.database_url is None:
@@ -451,10 +487,13 @@ def main() -> None:
         return base.set(database=f"{base.database}_bench_{name}").render_as_string(hide_password=False)
 
     backend = "SQLite" if args.database_url is None else "PostgreSQL"
-    print(f"bench_profiles on {backend}, {os.cpu_count()} CPUs")
+    print(f"bench_profiles on {backend}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the start")
     for label, persons in (("quarter", args.persons // 4), ("full", args.persons)):
         url = url_for(f"world_{persons}")
-        world = _in_child(build_world, url, persons)
+        if args.database_url is None and (folder / f"world_{persons}.db").exists():
+            world = _in_child(reuse_world, url)
+        else:
+            world = _in_child(build_world, url, persons)
         print(f"\n[{label}] world: {world['persons']:,} persons, {world['transactions']:,} transaction lines, "
               f"{world['responses']:,} responses, {world['assignments']:,} assignments (built in {world['seconds']:.0f} s)")
         baseline = _in_child(step_read_baseline, url)
@@ -463,7 +502,7 @@ def main() -> None:
         later = _in_child(step_refresh, url, (AS_OF + timedelta(days=30)).isoformat())
         print(f"  read baseline (bare SELECT of the inputs, {baseline['rows']:,} rows): {baseline['seconds']:.2f} s")
         for name, r in (("first refresh", first), ("unchanged refresh", second), ("refresh 30 days later", later)):
-            print(f"  {name}: {r['seconds']:.2f} s ({r['created']:,} created, {r['updated']:,} updated, "
+            print(f"  {name}: {r['seconds']:.2f} s wall, {r['process_cpu_s']:.1f} s CPU ({r['created']:,} created, {r['updated']:,} updated, "
                   f"{r['material']:,} numbered, {r['history']:,} history) = {r['seconds'] / baseline['seconds']:.1f}x "
                   f"the read baseline; peak RSS {r['peak_mb']:.0f} MB (+{r['peak_rise_mb']:.0f} MB over "
                   f"{r['rss_before_mb']:.0f} MB before)")
@@ -473,15 +512,19 @@ def main() -> None:
                   f"{updates['p50_ms']:.1f} ms, p95 {updates['p95_ms']:.1f} ms, max {updates['max_ms']:.1f} ms "
                   f"(refresh of the person alone p50 {updates['refresh_only_p50_ms']:.1f} ms; first call "
                   f"{updates['first_ms']:.0f} ms loads the models)")
+    print(f"\nload average {os.getloadavg()[0]:.1f}")
     for label, profiles in (("quarter", args.profiles // 4), ("full", args.profiles)):
         url = url_for(f"profiles_{profiles}")
-        made = _in_child(build_profiles, url, profiles)
+        if args.database_url is None and (folder / f"profiles_{profiles}.db").exists():
+            made = {"profiles": profiles, "seconds": 0.0}
+        else:
+            made = _in_child(build_profiles, url, profiles)
         baseline = _in_child(step_export_baseline, url, str(folder / f"baseline_{profiles}.csv"))
         ours = _in_child(step_export, url, str(folder / f"export_{profiles}.csv"))
         print(f"\n[{label}] export of {profiles:,} profiles (built in {made['seconds']:.0f} s), generic CSV:")
-        print(f"  bare SELECT + csv.writer: {baseline['seconds']:.2f} s, {baseline['rows']:,} rows, "
+        print(f"  bare SELECT + csv.writer: {baseline['seconds']:.2f} s wall, {baseline['process_cpu_s']:.1f} s CPU, {baseline['rows']:,} rows, "
               f"peak RSS {baseline['peak_mb']:.0f} MB (+{baseline['peak_rise_mb']:.0f} MB)")
-        print(f"  export_profiles: {ours['seconds']:.2f} s, {ours['rows']:,} rows, {ours['bytes'] / 1e6:.0f} MB, "
+        print(f"  export_profiles: {ours['seconds']:.2f} s wall, {ours['process_cpu_s']:.1f} s CPU, {ours['rows']:,} rows, {ours['bytes'] / 1e6:.0f} MB, "
               f"peak RSS {ours['peak_mb']:.0f} MB (+{ours['peak_rise_mb']:.0f} MB); "
               f"ratio to baseline {ours['seconds'] / baseline['seconds']:.2f}")
 

@@ -27,8 +27,10 @@ def _date(value: datetime) -> str:
     return value.strftime("%Y-%m-%d")
 
 
-def csv_formatter(column: Column) -> Callable[[Any], str]:
-    """Text of one CSV cell for values of ``column`` (``None`` becomes an empty cell)."""
+def csv_formatter(column: Column, *, preformatted_datetimes: bool = False) -> Callable[[Any], str] | None:
+    """Text of one CSV cell for values of ``column``, or None when the value is written as it comes
+    (text, integers and JSON text; the csv module writes ``None`` as an empty cell). Timestamps the
+    database already formatted need nothing either."""
     kind = column.type
     if kind == "bool":
         return lambda v: "" if v is None else ("true" if v else "false")
@@ -37,14 +39,10 @@ def csv_formatter(column: Column) -> Callable[[Any], str]:
             pattern = f"{{:.{column.decimals}f}}"
             return lambda v: "" if v is None else pattern.format(v)
         return lambda v: "" if v is None else repr(round(float(v), 6))
-    if kind == "int":
-        return lambda v: "" if v is None else str(int(v))
-    if kind == "datetime":  # the database formats them (ISO 8601 text); datetimes are formatted here
+    if kind == "datetime" and not preformatted_datetimes:
         convert = _date if column.as_date else _iso
         return lambda v: "" if v is None else (v if isinstance(v, str) else convert(v))
-    if kind == "json":  # selected as JSON text
-        return lambda v: "" if v is None else v
-    return lambda v: "" if v is None else v
+    return None
 
 
 def json_formatter(column: Column) -> Callable[[Any], str]:
@@ -67,30 +65,44 @@ def json_formatter(column: Column) -> Callable[[Any], str]:
 
 
 class ProfileWriter:
-    """Writes rows (tuples in ``destination.columns`` order) in the destination's format."""
+    """Writes rows (tuples in ``destination.columns`` order) in the destination's format.
 
-    def __init__(self, destination: Destination, stream: IO[str]):
+    ``preformatted_datetimes``: timestamps arrive as ISO 8601 text from the database.
+    """
+
+    def __init__(self, destination: Destination, stream: IO[str], *, preformatted_datetimes: bool = False):
         self.destination = destination
         self.stream = stream
         self.rows = 0
         columns = destination.columns
-        if destination.format == "jsonl":
+        self._jsonl = destination.format == "jsonl"
+        if self._jsonl:
             self._formatters = [json_formatter(c) for c in columns]
             self._keys = [json.dumps(c.name, ensure_ascii=False) + ": " for c in columns]
         else:
-            self._formatters = [csv_formatter(c) for c in columns]
+            formatters = [csv_formatter(c, preformatted_datetimes=preformatted_datetimes) for c in columns]
+            self._plan = [(i, f) for i, f in enumerate(formatters) if f is not None]
             self._csv = csv.writer(stream, lineterminator="\n")
             self._csv.writerow([c.name for c in columns])
 
-    def write(self, row: Sequence[Any]) -> None:
-        cells = [f(v) for f, v in zip(self._formatters, row)]
-        if self.destination.format == "jsonl":
-            self.stream.write("{" + ", ".join(k + c for k, c in zip(self._keys, cells)) + "}\n")
-        else:
-            self._csv.writerow(cells)
-        self.rows += 1
+    def _cells(self, row: Sequence[Any]) -> list:
+        cells = list(row)
+        for index, formatter in self._plan:
+            cells[index] = formatter(cells[index])
+        return cells
 
-    def write_all(self, rows: Iterable[Sequence[Any]]) -> int:
-        for row in rows:
-            self.write(row)
-        return self.rows
+    def write(self, row: Sequence[Any]) -> None:
+        self.write_many((row,))
+
+    def write_many(self, rows: Sequence[Sequence[Any]]) -> int:
+        """Write a batch of rows; returns how many."""
+        if self._jsonl:
+            keys, formatters, write = self._keys, self._formatters, self.stream.write
+            for row in rows:
+                write("{" + ", ".join(k + f(v) for k, f, v in zip(keys, formatters, row)) + "}\n")
+        elif self._plan:
+            self._csv.writerows([self._cells(row) for row in rows])
+        else:
+            self._csv.writerows(rows)
+        self.rows += len(rows)
+        return len(rows)

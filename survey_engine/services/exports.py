@@ -173,11 +173,10 @@ def _write_export(engine: Engine, destination: Destination, out: Path, since: in
         handle, temporary = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent or ".")
         try:
             with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-                writer = ProfileWriter(destination, stream)
+                writer = ProfileWriter(destination, stream, preformatted_datetimes=True)
                 result = connection.execution_options(stream_results=True, yield_per=stream_rows).execute(query)
                 for partition in result.partitions():
-                    for row in partition:
-                        writer.write(row)
+                    writer.write_many(partition)
             os.replace(temporary, out)
         except BaseException:
             if os.path.exists(temporary):

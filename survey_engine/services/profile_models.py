@@ -146,7 +146,7 @@ def embedding_model_id(model_path=None) -> str:
 
 def cached_vectors(session: Session, texts: Sequence[str], model_id: str) -> dict[int, np.ndarray]:
     """Cached embeddings of ``texts`` by ``model_id``: ``{position: vector}`` for those in the cache."""
-    from survey_engine.services.archetypes import DatabaseEmbeddingCache
+    from survey_engine.models.archetypes import EmbeddingCacheEntry
     from survey_engine.text.embeddings import normalise_text, text_key
 
     keys = {}
@@ -154,7 +154,13 @@ def cached_vectors(session: Session, texts: Sequence[str], model_id: str) -> dic
         normalised = normalise_text(text)
         if normalised:
             keys[position] = text_key(normalised, model_id)
-    found = DatabaseEmbeddingCache(session).get_many(sorted(set(keys.values()))) if keys else {}
+    wanted = sorted(set(keys.values()))
+    found: dict[str, np.ndarray] = {}
+    connection = session.connection()
+    for start in range(0, len(wanted), 500):
+        rows = connection.execute(sa.select(EmbeddingCacheEntry.key, EmbeddingCacheEntry.vector)
+                                  .where(EmbeddingCacheEntry.key.in_(wanted[start:start + 500])))
+        found.update({key: np.frombuffer(vector, dtype="<f4") for key, vector in rows})
     return {position: found[key] for position, key in keys.items() if key in found}
 
 

@@ -85,13 +85,13 @@ class FactorScorer:
             keyed = {item: (self.low + self.high - v if item in self.reverse else float(v))
                      for item, v in answers[0].items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
             return self.model.score_one(keyed)[None, :]
-        rows = np.full((len(answers), len(self.model.items_)), np.nan)
-        for i, given in enumerate(answers):
-            for j, item in enumerate(self.model.items_):
-                value = given.get(item)
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
-                    rows[i, j] = self.low + self.high - value if item in self.reverse else float(value)
-        return self.model.transform(pd.DataFrame(rows, columns=self.model.items_))
+        items = list(self.model.items_)
+        frame = pd.DataFrame.from_records(list(answers), columns=items)
+        frame = frame.apply(lambda column: pd.to_numeric(column.where(column.map(type).isin((int, float))),
+                                                         errors="coerce")).astype(float)
+        reverse = [item for item in items if item in self.reverse]
+        frame[reverse] = self.low + self.high - frame[reverse]
+        return self.model.transform(frame)
 
 
 @dataclass
@@ -373,13 +373,16 @@ def _load_chunk(session: Session, ids: Sequence[int], ctx: ProfileContext) -> _C
 
     latest: dict[int, tuple] = {}
     surveys: dict[int, int] = {}
+    # The status is checked here, not in SQL: a filter on it would let SQLite walk the status index
+    # (every submitted response) instead of the person's customers.
     rows = connection.execute(
-        sa.select(CustomerPerson.person_id, Response.id, Response.submitted_at, Response.questionnaire_version_id)
+        sa.select(CustomerPerson.person_id, Response.id, Response.submitted_at, Response.questionnaire_version_id,
+                  Response.status)
         .join(Customer, Customer.external_id == CustomerPerson.external_id)
         .join(Response, Response.customer_id == Customer.id)
-        .where(Response.status == "submitted", _person_filter(CustomerPerson.person_id, ids))).all()
-    for person_id, response_id, submitted_at, version_id in rows:
-        if person_id not in wanted:
+        .where(_person_filter(CustomerPerson.person_id, ids))).all()
+    for person_id, response_id, submitted_at, version_id, status in rows:
+        if person_id not in wanted or status != "submitted":
             continue
         surveys[person_id] = surveys.get(person_id, 0) + 1
         current = latest.get(person_id)
@@ -670,7 +673,7 @@ def _write_profiles(session: Session, rows: list[dict[str, Any]], data: _ChunkDa
     if history:  # tracked fields are all material, so every history row has its change number
         session.execute(ProfileHistory.__table__.insert(), [
             {"person_id": row["person_id"], "change_seq": seq_of[row["person_id"]], "changed_at": now, "source": source,
-             "changes": _jsonable(changes), "value_tier": row.get("value_tier"),
+             "changes": changes, "value_tier": row.get("value_tier"),
              "style_archetype": row.get("style_archetype"), "relationship_style": row.get("relationship_style"),
              "rising": bool(row.get("rising")), "lapse_risk": bool(row.get("lapse_risk")), "p_alive": row.get("p_alive"),
              "clv": row.get("clv"), "total_spend": row.get("total_spend"), "model_versions": row.get("model_versions", {})}
@@ -681,16 +684,6 @@ def _write_profiles(session: Session, rows: list[dict[str, Any]], data: _ChunkDa
     outcome.history = len(history)
     outcome.changed_person_ids = [r["person_id"] for r in material_rows]
     return outcome
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
 
 
 def _build_and_write(session: Session, ids: Sequence[int], values: pd.DataFrame, tiers: pd.DataFrame,

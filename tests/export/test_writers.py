@@ -15,13 +15,15 @@ def test_csv_cells():
     assert csv_formatter(Column("x", "rising"))(False) == "false"
     assert csv_formatter(Column("x", "clv", decimals=2))(1234.5) == "1234.50"
     assert csv_formatter(Column("x", "p_alive"))(0.123456789) == "0.123457"
-    assert csv_formatter(Column("x", "n_orders"))(3) == "3"
     assert csv_formatter(Column("x", "updated_at"))(WHEN) == "2026-03-01T21:30:05Z"  # converted to UTC
     assert csv_formatter(Column("x", "last_survey_at", as_date=True))(WHEN) == "2026-03-01"
-    assert csv_formatter(Column("x", "factor_scores"))('{"a": 1}') == '{"a": 1}'
-    for column in (Column("x", "rising"), Column("x", "clv", decimals=2), Column("x", "updated_at"),
-                   Column("x", "email"), Column("x", "factor_scores")):
+    assert csv_formatter(Column("x", "updated_at"))("2026-03-01T21:30:05Z") == "2026-03-01T21:30:05Z"
+    for column in (Column("x", "rising"), Column("x", "clv", decimals=2), Column("x", "updated_at")):
         assert csv_formatter(column)(None) == ""
+    # text, integers and JSON text are written as they come, and timestamps the database formatted
+    for column in (Column("x", "email"), Column("x", "n_orders"), Column("x", "factor_scores")):
+        assert csv_formatter(column) is None
+    assert csv_formatter(Column("x", "updated_at"), preformatted_datetimes=True) is None
 
 
 def test_json_values():
