@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import json
 from datetime import datetime, timezone
-from typing import IO, Any, Callable, Iterable, Sequence
+from typing import IO, Any, Callable, Sequence
 
 from survey_engine.export.mappings import Column, Destination
 

@@ -41,7 +41,7 @@ from survey_engine.models.profiles import (
     ProfileHistory,
     WebhookDelivery,
 )
-from survey_engine.services.survey import NotFound, ServiceError
+from survey_engine.services.survey import ServiceError
 
 _BATCH = 500
 

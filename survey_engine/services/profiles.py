@@ -17,12 +17,13 @@ against the stored reference of the last full refresh, so no model is refitted.
 """
 from __future__ import annotations
 
+import json
 import logging
 import math
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -621,6 +622,45 @@ def current_sequence(session) -> int:
     return int(value or 0)
 
 
+def _driver_value(column: sa.Column, dialect: str):
+    """How a value of ``column`` is handed to the database driver (what the column type would do)."""
+    from survey_engine.models.base import UTCDateTime
+
+    kind = column.type
+    if isinstance(kind, sa.JSON):
+        dumps = json.dumps
+        return lambda v: None if v is None else dumps(v)
+    if isinstance(kind, UTCDateTime):
+        if dialect == "sqlite":  # naive UTC text, SQLAlchemy's SQLite storage format
+            return lambda v: None if v is None else v.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return lambda v: None if v is None else v.astimezone(timezone.utc)
+    if isinstance(kind, sa.Boolean):
+        return (lambda v: None if v is None else int(bool(v))) if dialect == "sqlite" else (
+            lambda v: None if v is None else bool(v))
+    return lambda v: v
+
+
+def _insert_many(session: Session, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """INSERT many rows through the driver's executemany, each value converted once as its column
+    type would (a refresh writes up to a chunk of profiles and their history at a time)."""
+    if not rows:
+        return
+    connection = session.connection()
+    dialect = connection.dialect
+    columns = [c for c in table.columns if c.name in rows[0]]
+    missing = [c.name for c in table.columns if not c.nullable and c.server_default is None
+               and c.name not in rows[0] and c.name != "id"]  # ``id``: the database numbers the row
+    if missing:
+        raise ValueError(f"rows for {table.name} lack {missing}")
+    converters = [_driver_value(c, dialect.name) for c in columns]
+    marker = "?" if dialect.paramstyle == "qmark" else "%s"
+    preparer = dialect.identifier_preparer
+    sql = (f"INSERT INTO {preparer.format_table(table)} ({', '.join(preparer.format_column(c) for c in columns)}) "
+           f"VALUES ({', '.join([marker] * len(columns))})")
+    names = [c.name for c in columns]
+    connection.exec_driver_sql(sql, [tuple(f(row.get(n)) for f, n in zip(converters, names)) for row in rows])
+
+
 def _write_profiles(session: Session, rows: list[dict[str, Any]], data: _ChunkData, ctx: ProfileContext,
                     source: str) -> WriteOutcome:
     """Insert new profiles, update changed ones, append history and enqueue webhook deliveries."""
@@ -660,7 +700,7 @@ def _write_profiles(session: Session, rows: list[dict[str, Any]], data: _ChunkDa
         for row in inserts:
             row.setdefault("created_at", now)
             row["updated_at"] = now
-        session.execute(table.insert(), inserts)
+        _insert_many(session, table, inserts)
     by_columns: dict[tuple, list] = {}
     for update in updates:  # one executemany per set of changed columns
         by_columns.setdefault(tuple(sorted(update)), []).append(update)
@@ -671,7 +711,7 @@ def _write_profiles(session: Session, rows: list[dict[str, Any]], data: _ChunkDa
                                     for u in group])
     seq_of = {row["person_id"]: row["change_seq"] for row in material_rows}
     if history:  # tracked fields are all material, so every history row has its change number
-        session.execute(ProfileHistory.__table__.insert(), [
+        _insert_many(session, ProfileHistory.__table__, [
             {"person_id": row["person_id"], "change_seq": seq_of[row["person_id"]], "changed_at": now, "source": source,
              "changes": changes, "value_tier": row.get("value_tier"),
              "style_archetype": row.get("style_archetype"), "relationship_style": row.get("relationship_style"),

@@ -8,14 +8,12 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
-from survey_engine.db import session_scope
-from survey_engine.models import Customer, Response
+from survey_engine.models import Customer
 from survey_engine.models.archetypes import ArchetypeAssignment
 from survey_engine.models.clv import CLVModelRecord, CustomerValue
 from survey_engine.models.identity import CustomerPerson
 from survey_engine.models.profiles import (
     AdvisorNote,
-    ArchetypeCorrection,
     FittedAssigner,
     Profile,
     ProfileHistory,

@@ -5,7 +5,6 @@ import io
 import json
 
 import pytest
-import sqlalchemy as sa
 from sqlmodel import select
 
 from survey_engine.models.profiles import AdvisorNote, ErasureLog, ExportRun, Profile
