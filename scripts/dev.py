@@ -72,7 +72,9 @@ def test(argv: list[str]) -> None:
     ensure_chromium()
     env = app_env()
     os.chdir(ROOT)
-    os.execve(str(PYTHON), [str(PYTHON), "-m", "pytest", *argv], env)
+    # Both cores by default (pytest-xdist); pass -n 0 to run in one process.
+    parallel = [] if any(a == "-n" or a.startswith(("-n", "--numprocesses")) for a in argv) else ["-n", "auto"]
+    os.execve(str(PYTHON), [str(PYTHON), "-m", "pytest", *parallel, *argv], env)
 
 
 def main() -> None:
