@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import operator
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -88,8 +89,8 @@ class FactorScorer:
             return self.model.score_one(keyed)[None, :]
         items = list(self.model.items_)
         frame = pd.DataFrame.from_records(list(answers), columns=items)
-        frame = frame.apply(lambda column: pd.to_numeric(column.where(column.map(type).isin((int, float))),
-                                                         errors="coerce")).astype(float)
+        # answers were validated on submission: Likert items hold integers (anything else scores as missing)
+        frame = frame.apply(pd.to_numeric, errors="coerce").astype(float)
         reverse = [item for item in items if item in self.reverse]
         frame[reverse] = self.low + self.high - frame[reverse]
         return self.model.transform(frame)
@@ -469,7 +470,7 @@ def _survey_fields(session: Session, persons: list[int], data: _ChunkData, ctx: 
     for (p, catalog_id), assignment in data.assignments.items():
         kind = ctx.kind_of(catalog_id)
         if p in out and kind in _KINDS:
-            out[p][f"{kind}_memberships"] = {k: round(float(v), 4) for k, v in memberships[assignment["id"]].items()}
+            out[p][f"{kind}_memberships"] = memberships[assignment["id"]]  # as the assignment stored them
 
     response_ids = {data.latest_response[p][0]: p for p in persons if p in data.latest_response}
     answers: dict[int, dict] = {}
@@ -623,21 +624,23 @@ def current_sequence(session) -> int:
 
 
 def _driver_value(column: sa.Column, dialect: str):
-    """How a value of ``column`` is handed to the database driver (what the column type would do)."""
+    """How a value of ``column`` is handed to the database driver (what the column type would do);
+    None when the value goes as it is."""
     from survey_engine.models.base import UTCDateTime
 
     kind = column.type
     if isinstance(kind, sa.JSON):
-        dumps = json.dumps
-        return lambda v: None if v is None else dumps(v)
+        encode = json.JSONEncoder(separators=(",", ":")).encode
+        return lambda v: None if v is None else encode(v)
     if isinstance(kind, UTCDateTime):
-        if dialect == "sqlite":  # naive UTC text, SQLAlchemy's SQLite storage format
-            return lambda v: None if v is None else v.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+        if dialect == "sqlite":  # naive UTC text, SQLAlchemy's SQLite storage format ("2026-06-30 09:15:00.000000")
+            return lambda v: None if v is None else v.astimezone(timezone.utc).replace(tzinfo=None).isoformat(
+                " ", "microseconds")
         return lambda v: None if v is None else v.astimezone(timezone.utc)
     if isinstance(kind, sa.Boolean):
         return (lambda v: None if v is None else int(bool(v))) if dialect == "sqlite" else (
             lambda v: None if v is None else bool(v))
-    return lambda v: v
+    return None
 
 
 def _insert_many(session: Session, table: sa.Table, rows: list[dict[str, Any]]) -> None:
@@ -652,13 +655,20 @@ def _insert_many(session: Session, table: sa.Table, rows: list[dict[str, Any]]) 
                and c.name not in rows[0] and c.name != "id"]  # ``id``: the database numbers the row
     if missing:
         raise ValueError(f"rows for {table.name} lack {missing}")
-    converters = [_driver_value(c, dialect.name) for c in columns]
+    plan = [(i, f) for i, f in enumerate(_driver_value(c, dialect.name) for c in columns) if f is not None]
     marker = "?" if dialect.paramstyle == "qmark" else "%s"
     preparer = dialect.identifier_preparer
     sql = (f"INSERT INTO {preparer.format_table(table)} ({', '.join(preparer.format_column(c) for c in columns)}) "
            f"VALUES ({', '.join([marker] * len(columns))})")
-    names = [c.name for c in columns]
-    connection.exec_driver_sql(sql, [tuple(f(row.get(n)) for f, n in zip(converters, names)) for row in rows])
+    pick = operator.itemgetter(*[c.name for c in columns])
+
+    def converted(row: dict) -> tuple:
+        values = list(pick(row))
+        for index, convert in plan:
+            values[index] = convert(values[index])
+        return tuple(values)
+
+    connection.exec_driver_sql(sql, [converted(row) for row in rows])
 
 
 def _write_profiles(session: Session, rows: list[dict[str, Any]], data: _ChunkData, ctx: ProfileContext,
