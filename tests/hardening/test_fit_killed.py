@@ -71,12 +71,14 @@ def _sqlite_file_open(process: subprocess.Popen, database: str) -> bool:
 
 
 @pytest.fixture
-def fitted(db_engine, runner, cli_env, loaded_questionnaires):
-    """Demo responses and one active model, fitted in-process."""
+def fitted(db_engine, cli_env, loaded_questionnaires, tmp_path):
+    """Demo survey responses (no other demo steps) and one active model, fitted in-process."""
     from survey_engine.db import session_scope
+    from survey_engine.services.demo import seed_demo
     from survey_engine.services.factors import fit_factor_model
 
-    runner.invoke(args=["demo", "--customers", "360", "--seed", "3"])
+    with session_scope(db_engine) as session:
+        seed_demo(session, customers=360, seed=3, instance_dir=tmp_path / "instance", steps=())
     with session_scope(db_engine) as session:
         record = fit_factor_model(session, QUESTIONNAIRE, correlation="pearson")
     assert record.status == "fitted" and record.is_active
