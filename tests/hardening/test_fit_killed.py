@@ -58,7 +58,8 @@ def _kill(process: subprocess.Popen) -> None:
 def _backend_state(engine) -> tuple | None:
     with engine.connect() as connection:
         return connection.execute(sa.text(
-            "SELECT state, wait_event_type, query FROM pg_stat_activity WHERE application_name = :name"),
+            "SELECT state, wait_event_type, query FROM pg_stat_activity "
+            "WHERE application_name = :name AND datname = current_database()"),
             {"name": APP_NAME}).first()
 
 
