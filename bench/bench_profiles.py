@@ -262,6 +262,8 @@ def build_world(url: str, n_persons: int, seed: int = 1) -> dict:
                           "archetype_assignment", "factor_model", "clv_model"):
                 connection.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                                            f"(SELECT MAX(id) FROM {table}))"))
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(sa.text("ANALYZE"))  # planner statistics, as autovacuum gathers after a bulk load
     engine.dispose()
     return {"persons": n_persons, "transactions": int(owner.size), "responses": int(responders.size),
             "assignments": assignment_id, "seconds": time.perf_counter() - started}
@@ -375,6 +377,8 @@ def step_single_updates(url: str, n: int) -> dict:
 
 def build_profiles(url: str, n: int, seed: int = 2) -> dict:
     """M persons with a golden record and a profile each (synthetic values), for the export."""
+    import sqlalchemy as sa
+
     from survey_engine.db import upgrade
     from survey_engine.models.identity import Person
     from survey_engine.models.profiles import Profile, ProfileSequence
@@ -417,6 +421,9 @@ def build_profiles(url: str, n: int, seed: int = 2) -> dict:
                                                      styles[rng.integers(0, 6, size)], relations[rng.integers(0, 5, size)],
                                                      rng.random(size) < 0.95)])
         connection.execute(ProfileSequence.__table__.insert(), [{"name": "profiles", "value": n}])
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(sa.text("ANALYZE"))
     engine.dispose()
     return {"profiles": n, "seconds": time.perf_counter() - started}
 
