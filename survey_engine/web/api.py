@@ -58,6 +58,12 @@ def require_role(*roles: str) -> Callable:
     return decorator
 
 
+def api_actor() -> str:
+    """Who made the current API request, for audit fields (the key's prefix and name)."""
+    key = g.api_key
+    return f"api-key:{key.prefix}" + (f" ({key.name})" if key.name else "")
+
+
 def json_body() -> dict[str, Any]:
     if not request.is_json:
         raise service.ServiceError("The body must be JSON (Content-Type: application/json).", field="body")
@@ -75,12 +81,13 @@ class FieldErrors(Exception):
         self.errors, self.status, self.message = errors, status, message
 
 
-@bp.errorhandler(FieldErrors)
+@bp.app_errorhandler(FieldErrors)
 def _field_errors(exc: FieldErrors):
     return error_response(exc.status, exc.message, exc.errors)
 
 
-def _string(body: dict, name: str, errors: dict, *, required: bool = True, max_length: int = 100) -> str | None:
+def string_field(body: dict, name: str, errors: dict, *, required: bool = True, max_length: int = 100) -> str | None:
+    """A trimmed, non-empty string field of a JSON body, or None with the problem added to ``errors``."""
     value = body.get(name)
     if value is None:
         if required:
@@ -95,7 +102,7 @@ def _string(body: dict, name: str, errors: dict, *, required: bool = True, max_l
     return value.strip()
 
 
-def _check_unknown(body: dict, allowed: set[str], errors: dict) -> None:
+def check_unknown_fields(body: dict, allowed: set[str], errors: dict) -> None:
     for name in body:
         if name not in allowed:
             errors[name] = "unknown field"
@@ -136,11 +143,11 @@ def questionnaire(questionnaire_id: str):
 def create_invitation():
     body = json_body()
     errors: dict[str, str] = {}
-    _check_unknown(body, {"customer", "order", "questionnaire", "language", "reissue"}, errors)
-    customer = _string(body, "customer", errors)
-    order = _string(body, "order", errors)
-    questionnaire_id = _string(body, "questionnaire", errors)
-    language = _string(body, "language", errors, required=False, max_length=10)
+    check_unknown_fields(body, {"customer", "order", "questionnaire", "language", "reissue"}, errors)
+    customer = string_field(body, "customer", errors)
+    order = string_field(body, "order", errors)
+    questionnaire_id = string_field(body, "questionnaire", errors)
+    language = string_field(body, "language", errors, required=False, max_length=10)
     reissue = body.get("reissue", False)
     if not isinstance(reissue, bool):
         errors["reissue"] = "must be true or false"
@@ -162,12 +169,12 @@ def create_invitation():
 def submit_response():
     body = json_body()
     errors: dict[str, str] = {}
-    _check_unknown(body, {"token", "answers", "language"}, errors)
-    token = _string(body, "token", errors, max_length=200)
+    check_unknown_fields(body, {"token", "answers", "language"}, errors)
+    token = string_field(body, "token", errors, max_length=200)
     answers = body.get("answers")
     if not isinstance(answers, dict):
         errors["answers"] = "must be an object mapping item names to answers"
-    language = _string(body, "language", errors, required=False, max_length=10)
+    language = string_field(body, "language", errors, required=False, max_length=10)
     if errors:
         raise FieldErrors(errors)
     session = get_session()

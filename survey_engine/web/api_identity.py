@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, jsonify, request
 
 from survey_engine.services.identity import RecordsRejected
 from survey_engine.web import get_session
-from survey_engine.web.api import MAX_ID, FieldErrors, is_number, json_body, require_role
+from survey_engine.web.api import MAX_ID, FieldErrors, api_actor, check_unknown_fields, is_number, json_body, require_role
 from survey_engine.web.errors import error_response
 
 bp = Blueprint("api_identity", __name__, url_prefix="/api/v1/identity")
@@ -19,25 +19,9 @@ DECIDERS = ("admin", "marketer")
 MAX_RECORDS_PER_REQUEST = 5000
 
 
-@bp.errorhandler(FieldErrors)
-def _field_errors(exc: FieldErrors):
-    return error_response(exc.status, exc.message, exc.errors)
-
-
 @bp.errorhandler(RecordsRejected)
 def _records_rejected(exc: RecordsRejected):
     return error_response(exc.status, exc.message, exc.problems)
-
-
-def _who() -> str:
-    key = g.api_key
-    return f"api-key:{key.prefix}" + (f" ({key.name})" if key.name else "")
-
-
-def _check_fields(body: dict, allowed: set[str], errors: dict) -> None:
-    for name in body:
-        if name not in allowed:
-            errors[name] = "unknown field"
 
 
 def _reference(body: dict, name: str, errors: dict) -> str | None:
@@ -71,7 +55,7 @@ def import_records():
 
     body = json_body()
     errors: dict[str, str] = {}
-    _check_fields(body, {"records"}, errors)
+    check_unknown_fields(body, {"records"}, errors)
     records = body.get("records")
     if not isinstance(records, list) or not records:
         errors["records"] = "must be a non-empty list of record objects"
@@ -98,14 +82,14 @@ def resolve():
 
     body = json_body() if request.get_data() else {}
     errors: dict[str, str] = {}
-    _check_fields(body, {"threshold"}, errors)
+    check_unknown_fields(body, {"threshold"}, errors)
     threshold = body.get("threshold", 0.9)
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold < 1:
         errors["threshold"] = "must be a number strictly between 0 and 1"
     if errors:
         raise FieldErrors(errors)
     session = get_session()
-    summary = resolve_persons(session, threshold=float(threshold), triggered_by=_who())
+    summary = resolve_persons(session, threshold=float(threshold), triggered_by=api_actor())
     session.commit()
     return jsonify({"ok": True, "run_id": summary.run_id, "records": summary.records, "persons": summary.persons,
                     "new_persons": summary.new_persons, "retired_persons": summary.retired_persons,
@@ -120,13 +104,13 @@ def merge():
 
     body = json_body()
     errors: dict[str, Any] = {}
-    _check_fields(body, {"a", "b", "reason"}, errors)
+    check_unknown_fields(body, {"a", "b", "reason"}, errors)
     a, b = _reference(body, "a", errors), _reference(body, "b", errors)
     reason = _reason(body, errors)
     if errors:
         raise FieldErrors(errors)
     session = get_session()
-    person = merge_persons(session, a, b, reason=reason, decided_by=_who())
+    person = merge_persons(session, a, b, reason=reason, decided_by=api_actor())
     detail = person_public(session, person)
     session.commit()
     return jsonify({"ok": True, "person": detail})
@@ -139,7 +123,7 @@ def split():
 
     body = json_body()
     errors: dict[str, Any] = {}
-    _check_fields(body, {"record", "reason"}, errors)
+    check_unknown_fields(body, {"record", "reason"}, errors)
     record = body.get("record")
     if not isinstance(record, str) or not record.strip() or len(record) > 160:
         errors["record"] = "is required: a record reference SOURCE:ID"
@@ -147,7 +131,7 @@ def split():
     if errors:
         raise FieldErrors(errors)
     session = get_session()
-    person = split_record(session, record.strip(), reason=reason, decided_by=_who())
+    person = split_record(session, record.strip(), reason=reason, decided_by=api_actor())
     detail = person_public(session, person)
     session.commit()
     return jsonify({"ok": True, "person": detail})

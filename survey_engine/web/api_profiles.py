@@ -8,48 +8,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, current_app, g, jsonify, request, send_file
+from flask import Blueprint, current_app, jsonify, request, send_file
 
 from survey_engine.web import get_session, settings
-from survey_engine.web.api import FieldErrors, json_body, require_role
-from survey_engine.web.errors import error_response
+from survey_engine.web.api import FieldErrors, api_actor, check_unknown_fields, json_body, require_role, string_field
 
 bp = Blueprint("api_profiles", __name__, url_prefix="/api/v1")
 CSRF_EXEMPT = True
 
 PROFILE_ROLES = ("marketer", "admin")
 PRIVACY_ROLES = ("admin",)
-
-
-@bp.errorhandler(FieldErrors)
-def _field_errors(exc: FieldErrors):
-    return error_response(exc.status, exc.message, exc.errors)
-
-
-def _who() -> str:
-    key = g.api_key
-    return f"api-key:{key.prefix}" + (f" ({key.name})" if key.name else "")
-
-
-def _check_fields(body: dict, allowed: set[str], errors: dict) -> None:
-    for name in body:
-        if name not in allowed:
-            errors[name] = "unknown field"
-
-
-def _text(body: dict, name: str, errors: dict, *, required: bool, max_length: int) -> str | None:
-    value = body.get(name)
-    if value is None:
-        if required:
-            errors[name] = "is required"
-        return None
-    if not isinstance(value, str) or not value.strip():
-        errors[name] = "must be a non-empty string"
-        return None
-    if len(value) > max_length:
-        errors[name] = f"must be at most {max_length} characters"
-        return None
-    return value.strip()
 
 
 def _path_id(value: str, what: str) -> int:
@@ -123,13 +91,13 @@ def add_note(person_id: str):
 
     body = json_body()
     errors: dict[str, str] = {}
-    _check_fields(body, {"text", "author"}, errors)
-    text = _text(body, "text", errors, required=True, max_length=5000)
-    author = _text(body, "author", errors, required=False, max_length=200)
+    check_unknown_fields(body, {"text", "author"}, errors)
+    text = string_field(body, "text", errors, required=True, max_length=5000)
+    author = string_field(body, "author", errors, required=False, max_length=200)
     if errors:
         raise FieldErrors(errors)
     session = get_session()
-    note = add(session, person_id, author=author or _who(), text=text)
+    note = add(session, person_id, author=author or api_actor(), text=text)
     session.commit()
     return jsonify({"ok": True, "id": note.id, "person_id": note.person_id, "author": note.author,
                     "created_at": note.created_at.isoformat()}), 201
@@ -143,16 +111,16 @@ def add_correction(person_id: str):
 
     body = json_body()
     errors: dict[str, str] = {}
-    _check_fields(body, {"catalog", "archetype", "reason", "author"}, errors)
-    catalog = _text(body, "catalog", errors, required=True, max_length=100)
-    archetype = _text(body, "archetype", errors, required=True, max_length=100)
-    reason = _text(body, "reason", errors, required=False, max_length=1000)
-    author = _text(body, "author", errors, required=False, max_length=200)
+    check_unknown_fields(body, {"catalog", "archetype", "reason", "author"}, errors)
+    catalog = string_field(body, "catalog", errors, required=True, max_length=100)
+    archetype = string_field(body, "archetype", errors, required=True, max_length=100)
+    reason = string_field(body, "reason", errors, required=False, max_length=1000)
+    author = string_field(body, "author", errors, required=False, max_length=200)
     if errors:
         raise FieldErrors(errors)
     session = get_session()
     correction = correct_archetype(session, person_id, catalog_id=catalog, archetype_id=archetype,
-                                   author=author or _who(), reason=reason,
+                                   author=author or api_actor(), reason=reason,
                                    catalogs_dir=settings().archetypes_dir)
     session.commit()
     return jsonify({"ok": True, "id": correction.id, "previous": correction.previous_archetype,
@@ -167,10 +135,10 @@ def add_contact(person_id: str):
 
     body = json_body()
     errors: dict[str, str] = {}
-    _check_fields(body, {"channel", "note", "occurred_at", "over_cap", "recorded_by"}, errors)
-    channel = _text(body, "channel", errors, required=True, max_length=50)
-    note = _text(body, "note", errors, required=False, max_length=1000)
-    recorded_by = _text(body, "recorded_by", errors, required=False, max_length=200)
+    check_unknown_fields(body, {"channel", "note", "occurred_at", "over_cap", "recorded_by"}, errors)
+    channel = string_field(body, "channel", errors, required=True, max_length=50)
+    note = string_field(body, "note", errors, required=False, max_length=1000)
+    recorded_by = string_field(body, "recorded_by", errors, required=False, max_length=200)
     occurred_at = None
     raw = body.get("occurred_at")
     if raw is not None:
@@ -186,7 +154,7 @@ def add_contact(person_id: str):
     if errors:
         raise FieldErrors(errors)
     session = get_session()
-    event = record_contact(session, person_id, channel=channel, recorded_by=recorded_by or _who(), note=note,
+    event = record_contact(session, person_id, channel=channel, recorded_by=recorded_by or api_actor(), note=note,
                            occurred_at=occurred_at, allow_over_cap=over_cap)
     session.commit()
     profile = get_profile(session, person_id)
@@ -221,11 +189,11 @@ def run_export():
 
     body = json_body()
     errors: dict[str, str] = {}
-    _check_fields(body, {"format", "destination", "since"}, errors)
+    check_unknown_fields(body, {"format", "destination", "since"}, errors)
     fmt = body.get("format")
     if fmt not in FORMATS:
         errors["format"] = f"must be one of {', '.join(FORMATS)}"
-    destination = _text(body, "destination", errors, required=False, max_length=100)
+    destination = string_field(body, "destination", errors, required=False, max_length=100)
     if destination is not None and not re.fullmatch(r"[a-z][a-z0-9_\-]*", destination):
         errors["destination"] = "must be a destination name from the mappings file"
     since = body.get("since")
@@ -238,7 +206,7 @@ def run_export():
     stamp = datetime.now().strftime("%Y%m%dT%H%M%S%f")
     out = _exports_dir() / f"{name}-{stamp}.{'jsonl' if fmt == 'jsonl' else 'csv'}"
     result = export_profiles(current_app.extensions["engine"], fmt=fmt, out=out, since=since,
-                             destination=destination, triggered_by=_who())
+                             destination=destination, triggered_by=api_actor())
     response = send_file(out, mimetype="application/x-ndjson" if fmt == "jsonl" else "text/csv",
                          as_attachment=True, download_name=out.name)
     response.status_code = 201
@@ -268,7 +236,7 @@ def privacy_erase(person_id: str):
     from survey_engine.services.privacy import erase_person
 
     session = get_session()
-    entry = erase_person(session, find_person(session, person_id).id, requested_by=_who())
+    entry = erase_person(session, find_person(session, person_id).id, requested_by=api_actor())
     session.commit()
     return jsonify({"ok": True, "erasure_id": entry.id, "erased_at": entry.erased_at.isoformat(),
                     "rows_deleted": entry.rows_deleted})

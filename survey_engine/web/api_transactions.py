@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify
 
 from survey_engine.web.api import FieldErrors, json_body, require_role
-from survey_engine.web.errors import error_response
 
 bp = Blueprint("api_transactions", __name__, url_prefix="/api/v1")
 #: A bearer-key API, not a browser form: no CSRF token.
@@ -13,11 +12,6 @@ CSRF_EXEMPT = True
 
 MAX_RECORDS = 1000
 ALLOWED_KEYS = {"customer_id", "order_id", "line_id", "timestamp", "amount", "currency", "category", "channel", "store"}
-
-
-@bp.errorhandler(FieldErrors)
-def _field_errors(exc: FieldErrors):
-    return error_response(exc.status, exc.message, exc.errors)
 
 
 @bp.post("/transactions")
