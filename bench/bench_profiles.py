@@ -287,9 +287,12 @@ def reuse_world(url: str) -> dict:
         connection.execute(sa.text(f"DELETE FROM archetype_assignment WHERE response_id IN ({bench})"))
         connection.execute(sa.text(f"DELETE FROM response WHERE id IN ({bench})"))
         connection.execute(sa.text("DELETE FROM invitation WHERE token_hash LIKE 'bench%'"))
-        connection.execute(sa.text("UPDATE archetype_assignment SET is_current = 1"))
+        connection.execute(sa.text("UPDATE archetype_assignment SET is_current = :yes"), {"yes": True})
         counts = {t: connection.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar()
                   for t in ("identity_person", "clv_transaction", "response", "archetype_assignment")}
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(sa.text("ANALYZE"))
     engine.dispose()
     return {"persons": counts["identity_person"], "transactions": counts["clv_transaction"],
             "responses": counts["response"], "assignments": counts["archetype_assignment"], "seconds": 0.0}
