@@ -8,6 +8,8 @@ from typing import Any, Callable
 
 from flask import Blueprint, g, jsonify, request
 
+from sqlmodel import select
+
 from survey_engine.models import QuestionnaireVersion
 from survey_engine.models.base import utcnow
 from survey_engine.services import survey as service
@@ -127,8 +129,9 @@ def questionnaire(questionnaire_id: str):
     if version_arg is not None:
         if not is_number(version_arg) or not 1 <= int(version_arg) <= MAX_ID:
             raise FieldErrors({"version": "must be a positive integer"})
-        version = session.query(QuestionnaireVersion).filter_by(
-            questionnaire_id=questionnaire_id, version=int(version_arg)).first()
+        version = session.exec(select(QuestionnaireVersion).where(
+            QuestionnaireVersion.questionnaire_id == questionnaire_id,
+            QuestionnaireVersion.version == int(version_arg))).first()
         if version is None:
             raise service.NotFound(f"questionnaire {questionnaire_id!r} has no version {version_arg}",
                                    field="version")
