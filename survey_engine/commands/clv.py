@@ -8,6 +8,29 @@ import click
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
 
+def model_options(command):
+    """The model options `clv analyse` and `clv fit` share (observation end, unit, horizon, discount,
+    tiers file, penaliser)."""
+    options = [
+        click.option("--observation-end", type=_DATE, default=None,
+                     help="Last day observed (YYYY-MM-DD); default the last purchase day."),
+        click.option("--time-unit", type=click.Choice(["D", "W", "M"]), default="W", show_default=True,
+                     help="Model time unit: days, weeks or months (365.25/12 days)."),
+        click.option("--horizon-weeks", type=click.FloatRange(min=0, min_open=True), default=52.0, show_default=True,
+                     help="Prediction horizon in weeks (converted into the model time unit)."),
+        click.option("--discount-rate", type=click.FloatRange(min=0), default=0.10, show_default=True,
+                     help="Yearly discount rate for lifetime value, converted to the model time unit."),
+        click.option("--tiers", "tiers_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     default=None,
+                     help="Tiers YAML (weights and cut-offs); default the packaged survey_engine/clv/tiers.yaml."),
+        click.option("--penalizer", type=click.FloatRange(min=0), default=0.0, show_default=True,
+                     help="L2 penaliser for the likelihoods; try 0.001 when a fit does not converge."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 
 @click.group()
 def clv() -> None:
@@ -35,17 +58,7 @@ def clv() -> None:
 @click.option("--default-currency", default=None, help="Currency of amounts without a currency; default the reporting currency.")
 @click.option("--calibration-end", type=_DATE, default=None,
               help="Fit on purchases up to this day (YYYY-MM-DD) and compare predictive tiers with past-spend tiers on the days after it.")
-@click.option("--observation-end", type=_DATE, default=None, help="Last day observed (YYYY-MM-DD); default the last purchase day.")
-@click.option("--time-unit", type=click.Choice(["D", "W", "M"]), default="W", show_default=True,
-              help="Model time unit: days, weeks or months (365.25/12 days).")
-@click.option("--horizon-weeks", type=click.FloatRange(min=0, min_open=True), default=52.0, show_default=True,
-              help="Prediction horizon in weeks (converted into the model time unit).")
-@click.option("--discount-rate", type=click.FloatRange(min=0), default=0.10, show_default=True,
-              help="Yearly discount rate for lifetime value, converted to the model time unit.")
-@click.option("--tiers", "tiers_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Tiers YAML (weights and cut-offs); default the packaged survey_engine/clv/tiers.yaml.")
-@click.option("--penalizer", type=click.FloatRange(min=0), default=0.0, show_default=True,
-              help="L2 penaliser for the likelihoods; try 0.001 when a fit does not converge.")
+@model_options
 @click.option("--json", "json_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Write the report (parameters, standard errors, log-likelihoods, tiers, hold-out comparison) here.")
 @click.option("--predictions", "predictions_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -192,17 +205,7 @@ def import_(csv_path, customer_col, order_col, line_col, date_col, amount_col, c
 @click.option("--calibration-end", type=_DATE, default=None,
               help="Validate instead: fit on purchases up to this day (YYYY-MM-DD) and store the hold-out comparison "
                    "of predictive and past-spend tiers; the active model is not replaced.")
-@click.option("--observation-end", type=_DATE, default=None, help="Last day observed (YYYY-MM-DD); default the last purchase day.")
-@click.option("--time-unit", type=click.Choice(["D", "W", "M"]), default="W", show_default=True,
-              help="Model time unit: days, weeks or months.")
-@click.option("--horizon-weeks", type=click.FloatRange(min=0, min_open=True), default=52.0, show_default=True,
-              help="Prediction horizon in weeks.")
-@click.option("--discount-rate", type=click.FloatRange(min=0), default=0.10, show_default=True,
-              help="Yearly discount rate for lifetime value.")
-@click.option("--tiers", "tiers_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Tiers YAML (weights and cut-offs); default the packaged survey_engine/clv/tiers.yaml.")
-@click.option("--penalizer", type=click.FloatRange(min=0), default=0.0, show_default=True,
-              help="L2 penaliser for the likelihoods; try 0.001 when a fit does not converge.")
+@model_options
 def fit(calibration_end, observation_end, time_unit, horizon_weeks, discount_rate, tiers_path, penalizer) -> None:
     """Fit the CLV models on the stored transactions and store every customer's value and tier.
 

@@ -145,7 +145,7 @@ class Resolution:
         ``blocked_by`` (the cannot-link pair, as source record ids).
     skipped_blocks : DataFrame
         ``rule``, ``size``: values shared by more than ``max_block_size`` records, which were not
-        used to pair records (typically a placeholder such as a shop's own phone number).
+        used to pair records (typically a filler value such as a shop's own phone number).
     """
 
     persons: pd.DataFrame
@@ -189,7 +189,7 @@ def pairs_within_groups(codes: np.ndarray, max_group_size: int | None = None
                         ) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
     """All pairs ``(i, j)``, ``i < j``, of positions sharing a code (``-1`` = no group).
 
-    Groups larger than ``max_group_size`` are skipped (a placeholder value shared by thousands of
+    Groups larger than ``max_group_size`` are skipped (a filler value shared by thousands of
     records is not evidence); they are returned as ``(code, size)``.
 
     The pairs are built without a Python loop over groups: after sorting by code, position ``p``

@@ -106,7 +106,7 @@ def normalise_phone(raw: object, country: object = None) -> str | None:
     country code are read in ``country`` (ISO 3166-1 alpha-2, the record's country). A leading
     ``00`` is read as ``+`` in every country, since people write it that way even where the
     international prefix differs (``011`` in North America). Numbers that libphonenumber does not
-    consider valid for their region (placeholders such as ``0000000``) give ``None``, so they can
+    consider valid for their region (filler numbers such as ``0000000``) give ``None``, so they can
     never link two records.
     """
     import phonenumbers
