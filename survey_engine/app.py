@@ -70,6 +70,9 @@ def create_app(settings: Settings | None = None, test_config: dict[str, Any] | N
             if exc is not None:
                 session.rollback()
             session.close()
+        connection = g.pop("db_connection", None)
+        if connection is not None:
+            connection.close()
 
     return app
 

@@ -160,15 +160,19 @@ def spec_of(version: QuestionnaireVersion) -> QuestionnaireSpec:
     return spec
 
 
-def spec_for(session: Session, version_id: int) -> QuestionnaireSpec:
+_SPEC_OF_VERSION = sa.select(QuestionnaireVersion.__table__.c.spec).where(
+    QuestionnaireVersion.__table__.c.id == sa.bindparam("version_id"))
+
+
+def spec_for(session: Session | sa.Connection, version_id: int) -> QuestionnaireSpec:
     """The parsed spec of the stored version ``version_id``; the row (and its large JSON) is read
-    only the first time, since versions are immutable."""
+    only the first time, since versions are immutable. ``session`` may be a Core connection."""
     spec = _spec_cache.get(version_id)
     if spec is None:
-        version = session.get(QuestionnaireVersion, version_id)
-        if version is None:
+        stored = session.execute(_SPEC_OF_VERSION, {"version_id": version_id}).scalar()
+        if stored is None:
             raise NotFound(f"questionnaire version {version_id} does not exist", field="questionnaire")
-        spec = spec_of(version)
+        spec = _spec_cache[version_id] = QuestionnaireSpec.from_dict(stored)
     return spec
 
 
@@ -267,7 +271,8 @@ _CLAIM_INVITATION = (
     sa.update(_invitations)
     .where(_invitations.c.id == sa.bindparam("invitation_id"), _invitations.c.completed_at.is_(None))
     .values(completed_at=sa.bindparam("now"),
-            started_at=sa.func.coalesce(_invitations.c.started_at, sa.bindparam("now")))
+            started_at=sa.func.coalesce(_invitations.c.started_at,
+                                       sa.bindparam("now", type_=_invitations.c.started_at.type)))
 )
 _INSERT_RESPONSE = sa.insert(Response.__table__)
 

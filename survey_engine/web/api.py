@@ -10,10 +10,12 @@ from flask import Blueprint, g, jsonify, request
 
 from sqlmodel import select
 
+from survey_engine.definitions.answers import validate_answers
 from survey_engine.models import QuestionnaireVersion
 from survey_engine.models.base import utcnow
+from survey_engine.services import headless
 from survey_engine.services import survey as service
-from survey_engine.web import get_session, settings
+from survey_engine.web import get_connection, get_session, ratelimit, settings
 from survey_engine.web.errors import error_response
 from survey_engine.web.openapi import openapi_document
 
@@ -180,12 +182,41 @@ def submit_response():
     language = string_field(body, "language", errors, required=False, max_length=10)
     if errors:
         raise FieldErrors(errors)
-    session = get_session()
-    invitation = service.find_invitation(session, token, allow_completed=True)
-    spec = service.spec_for(session, invitation.questionnaire_version_id)
+    connection = get_connection()
+    window = ratelimit.window_now()
+    found = headless.lookup(connection, token, counter_key=ratelimit.client_key(), window_start=window)
+    refused = ratelimit.refusal(found.failures, window)
+    if refused is not None:
+        return refused
+    invitation = headless.check_usable(found.invitation)
+    spec = service.spec_for(connection, invitation.questionnaire_version_id)
     language = language or invitation.language or spec.languages[0]
     if language not in spec.languages:
         raise FieldErrors({"language": f"must be one of {', '.join(spec.languages)}"})
+    if invitation.completed_at is None:
+        result = validate_answers(spec, answers)
+        if result.errors:
+            raise FieldErrors({f"answers.{name}": message for name, message in result.errors.items()}, status=422,
+                              message="Some answers are invalid; nothing was stored.")
+        answers = dict(result.answers)
+    outcome = headless.submit(connection, invitation, answers, language=language)
+    if outcome is None:  # a draft exists: the general path merges it
+        outcome = _submit_through_session(token, body["answers"], language)
+    elif outcome.status == "submitted" and invitation.person_id is not None:
+        # The person's profile follows at once, in its own transaction once the submission is
+        # committed (a failure there is logged; the next refresh catches up).
+        from survey_engine.services.profiles import on_response_submitted
+
+        session = get_session()
+        on_response_submitted(session, outcome.response_id)
+        session.commit()
+    return jsonify({"ok": True, "status": "submitted", "response_id": outcome.response_id,
+                    "submitted_at": outcome.submitted_at.isoformat()}), 200
+
+
+def _submit_through_session(token: str, answers: dict, language: str) -> service.SubmitOutcome:
+    session = get_session()
+    invitation = service.find_invitation(session, token, allow_completed=True)
     outcome = service.submit_response(session, invitation, answers, language=language, channel="api")
     if outcome.status == "invalid":
         session.rollback()
@@ -195,8 +226,7 @@ def submit_response():
     if outcome.response_id is None:  # lost a concurrent double submit: report the stored one
         stored = service.draft_for(session, invitation)
         outcome.response_id, outcome.submitted_at = stored.id, stored.submitted_at
-    return jsonify({"ok": True, "status": "submitted", "response_id": outcome.response_id,
-                    "submitted_at": outcome.submitted_at.isoformat()}), 200
+    return outcome
 
 
 def _datetime_arg(name: str, errors: dict) -> datetime | None:

@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from survey_engine.models.ratelimit import RateLimitCounter
-from survey_engine.web import get_session, settings
+from survey_engine.web import get_connection, settings
 from survey_engine.web.errors import error_response
 
 log = logging.getLogger(__name__)
@@ -74,17 +74,32 @@ def record_failure(engine, key: str, window_start: int) -> int:
     return count
 
 
-@bp.before_app_request
-def _refuse_blocked_clients():
-    if request.endpoint not in TOKEN_ENDPOINTS:
-        return None
+#: Token endpoints that read the client's count themselves, in the query that looks the token
+#: up (one round trip instead of two), and call ``refusal`` with it before using the result.
+COUNTED_BY_VIEW = frozenset({"api.submit_response"})
+
+
+def window_now() -> int:
+    """Start of the current rate-limit window."""
+    return current_window(settings().token_lookup_limit[1])
+
+
+def refusal(failed: int, window: int):
+    """The 429 response for a client with ``failed`` lookups in ``window``, or None below the limit."""
     limit, seconds = settings().token_lookup_limit
-    window = current_window(seconds)
-    if failures(get_session().connection(), client_key(), window) < limit:
+    if failed < limit:
         return None
     retry_after = max(1, window + seconds - int(time.time()))
     return error_response(429, "Too many invalid survey links from your address; please try again later.",
                           headers={"Retry-After": str(retry_after)})
+
+
+@bp.before_app_request
+def _refuse_blocked_clients():
+    if request.endpoint not in TOKEN_ENDPOINTS or request.endpoint in COUNTED_BY_VIEW:
+        return None
+    window = window_now()
+    return refusal(failures(get_connection(), client_key(), window), window)
 
 
 @bp.after_app_request

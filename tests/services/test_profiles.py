@@ -204,6 +204,20 @@ def test_a_new_response_updates_the_person_at_once_without_refit(world, session)
                             else len(history))
 
 
+def test_a_headless_api_submission_updates_the_person_at_once(world, session, client):
+    person, customer, old_response = _person_with_response(session)
+    before = session.get(Profile, person).model_dump()
+    issued = invite(session, customer=customer, order="O-API-1")
+    reply = client.post("/api/v1/responses", json={"token": issued.token, "answers": _strong_minimalist_answers()})
+    assert reply.status_code == 200, reply.get_json()
+    profile = session.get(Profile, person)
+    session.refresh(profile)
+    assert profile.response_id == reply.get_json()["response_id"] != old_response
+    assert profile.surveys_completed == before["surveys_completed"] + 1
+    assert profile.style_archetype == "modern_minimalist"
+    assert profile.change_seq > before["change_seq"]
+
+
 def test_a_response_of_an_unresolved_customer_changes_no_profile(world, session):
     from survey_engine.services.survey import submit_response
 
