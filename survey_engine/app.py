@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None, test_config: dict[str, Any] | N
         # Never the interactive debugger in production, whatever FLASK_DEBUG says.
         app.debug = False
     app.extensions["engine"] = get_engine(settings.database_url)
+    app.extensions["autocommit_engine"] = get_engine(settings.database_url, autocommit=True)
 
     from survey_engine.services.survey import read_questionnaire_files
 

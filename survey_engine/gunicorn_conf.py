@@ -135,7 +135,8 @@ def post_fork(server, worker) -> None:
         app = server.app.wsgi()
     except Exception:  # noqa: BLE001 - the app failed to load; gunicorn reports that itself
         return
-    engine = getattr(app, "extensions", {}).get("engine")
-    if engine is not None:
-        engine.dispose(close=False)
+    for name in ("engine", "autocommit_engine"):
+        engine = getattr(app, "extensions", {}).get(name)
+        if engine is not None:
+            engine.dispose(close=False)
     logging.getLogger("survey_engine").debug("worker %s ready", worker.pid)

@@ -15,7 +15,7 @@ from survey_engine.models import QuestionnaireVersion
 from survey_engine.models.base import utcnow
 from survey_engine.services import headless
 from survey_engine.services import survey as service
-from survey_engine.web import get_connection, get_session, ratelimit, settings
+from survey_engine.web import first_read, get_connection, get_session, ratelimit, settings
 from survey_engine.web.errors import error_response
 from survey_engine.web.openapi import openapi_document
 
@@ -182,9 +182,10 @@ def submit_response():
     language = string_field(body, "language", errors, required=False, max_length=10)
     if errors:
         raise FieldErrors(errors)
-    connection = get_connection()
     window = ratelimit.window_now()
-    found = headless.lookup(connection, token, counter_key=ratelimit.client_key(), window_start=window)
+    found = first_read(lambda connection: headless.lookup(connection, token, counter_key=ratelimit.client_key(),
+                                                           window_start=window))
+    connection = get_connection()
     refused = ratelimit.refusal(found.failures, window)
     if refused is not None:
         return refused

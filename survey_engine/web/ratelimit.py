@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from survey_engine.models.ratelimit import RateLimitCounter
-from survey_engine.web import get_connection, settings
+from survey_engine.web import first_read, settings
 from survey_engine.web.errors import error_response
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ def _refuse_blocked_clients():
     if request.endpoint not in TOKEN_ENDPOINTS or request.endpoint in COUNTED_BY_VIEW:
         return None
     window = window_now()
-    return refusal(failures(get_connection(), client_key(), window), window)
+    return refusal(first_read(lambda connection: failures(connection, client_key(), window)), window)
 
 
 @bp.after_app_request

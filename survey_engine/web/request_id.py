@@ -2,8 +2,10 @@
 made here; it is echoed in the response header and written on every log line of the request."""
 from __future__ import annotations
 
+import itertools
+import os
 import re
-import uuid
+import secrets
 
 from flask import Blueprint, g, request
 
@@ -15,10 +17,23 @@ HEADER = "X-Request-ID"
 _WELL_FORMED = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
 
 
+_process: tuple[int, str, itertools.count] | None = None
+
+
+def new_request_id() -> str:
+    """32 hex digits, unique: a random prefix per process (made again after a fork) and a counter,
+    which costs no system call per request, unlike ``uuid4``."""
+    global _process
+    state = _process
+    if state is None or state[0] != os.getpid():
+        state = _process = (os.getpid(), secrets.token_hex(8), itertools.count())
+    return f"{state[1]}{next(state[2]):016x}"
+
+
 @bp.before_app_request
 def _assign_request_id() -> None:
     presented = request.headers.get(HEADER, "")
-    g.request_id = presented if _WELL_FORMED.match(presented) else uuid.uuid4().hex
+    g.request_id = presented if _WELL_FORMED.match(presented) else new_request_id()
 
 
 @bp.after_app_request
