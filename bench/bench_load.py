@@ -148,7 +148,57 @@ def run_client(port: int, bodies: list[str], concurrency: int, workdir: Path, na
     return json.loads(output_path.read_text())
 
 
-def summarise(name: str, run: dict) -> dict:
+# ------------------------------------------------------------------------------------------------
+# CPU accounting (Linux /proc): where each request's CPU goes
+# ------------------------------------------------------------------------------------------------
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _stat(pid: int | str) -> tuple[str, int, float, float] | None:
+    """(command, parent pid, own CPU seconds, CPU seconds of reaped children) of a process."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    name = raw[raw.index("(") + 1:raw.rindex(")")]
+    fields = raw[raw.rindex(")") + 2:].split()
+    return name, int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK, (int(fields[13]) + int(fields[14])) / _TICK
+
+
+def _processes() -> dict[int, tuple[str, int, float, float]]:
+    table = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (stat := _stat(entry)) is not None:
+            table[int(entry)] = stat
+    return table
+
+
+def cpu_snapshot(server_pid: int | None) -> dict[str, float]:
+    """CPU seconds so far of the server (gunicorn master, workers alive, workers reaped) and of the
+    PostgreSQL servers on this machine (postmasters with their reaped backends, live backends):
+    take one before and one after a phase and divide the difference by its requests. The
+    database figure counts every PostgreSQL process here, so on a shared server it includes
+    other users' work (``--own-postgres`` avoids that)."""
+    table = _processes()
+    server = database = 0.0
+    for pid, (name, parent, own, reaped) in table.items():
+        if server_pid is not None and (pid == server_pid or parent == server_pid):
+            server += own + (reaped if pid == server_pid else 0.0)
+        if name == "postgres":
+            postmaster = table.get(parent, ("",))[0] != "postgres"
+            database += own + (reaped if postmaster else 0.0)
+    return {"server": server, "database": database}
+
+
+def cpu_per_request(before: dict[str, float], after: dict[str, float], run: dict) -> dict[str, float]:
+    n = len(run["results"])
+    return {"server_ms": (after["server"] - before["server"]) / n * 1000,
+            "database_ms": (after["database"] - before["database"]) / n * 1000,
+            "client_ms": run["client_cpu"] / n * 1000}
+
+
+def summarise(name: str, run: dict, cpu: dict[str, float] | None = None) -> dict:
     results = run["results"]
     latencies = sorted(r[2] for r in results)
     statuses: dict[int, int] = {}
@@ -165,6 +215,11 @@ def summarise(name: str, run: dict) -> dict:
     print(f"  {name:<34} {summary['requests']:>6} req  {summary['throughput']:>8.1f} req/s  "
           f"p50 {summary['p50_ms']:>7.2f} ms  p99 {summary['p99_ms']:>7.2f} ms  "
           f"statuses {summary['statuses']}  (client CPU {summary['client_cpu_s']:.1f} s)", flush=True)
+    if cpu is not None:
+        summary["cpu"] = cpu
+        total = cpu["server_ms"] + cpu["database_ms"] + cpu["client_ms"]
+        print(f"  {'':<34} CPU per request: server {cpu['server_ms']:.3f} ms + database {cpu['database_ms']:.3f} ms "
+              f"+ client {cpu['client_ms']:.3f} ms = {total:.3f} ms", flush=True)
     return summary
 
 
@@ -267,8 +322,10 @@ def bench_backend(backend: str, url: str, args, workdir: Path) -> dict:
                           log_dir=workdir / f"{backend}-ceiling-{label}")
         with server:
             run_client(server.port, bodies[:500], args.concurrency, workdir, f"{backend}-ceiling-warm")
-            return summarise(f"ceiling {label} (bare Flask, same gunicorn)",
-                             run_client(server.port, bodies, args.concurrency, workdir, f"{backend}-ceiling"))
+            cpu_before = cpu_snapshot(server.process.pid)
+            run = run_client(server.port, bodies, args.concurrency, workdir, f"{backend}-ceiling")
+            cpu = cpu_per_request(cpu_before, cpu_snapshot(server.process.pid), run)
+            return summarise(f"ceiling {label} (bare Flask, same gunicorn)", run, cpu)
 
     # The ceiling is measured before and after the submissions, so a change in the machine's load
     # during the run shows as a gap between the two instead of skewing the ratio unseen.
@@ -279,8 +336,9 @@ def bench_backend(backend: str, url: str, args, workdir: Path) -> dict:
         warm = run_client(server.port, [json.dumps({"token": t, "answers": make_answers(warm_rng)}) for t in warm_tokens],
                           args.concurrency, workdir, f"{backend}-warm")
         warm_ok = all(status == 200 for _, status, _, _ in warm["results"])
+        cpu_before = cpu_snapshot(server.process.pid)
         run = run_client(server.port, bodies, args.concurrency, workdir, f"{backend}-submit")
-        submit = summarise(f"submit ({backend})", run)
+        submit = summarise(f"submit ({backend})", run, cpu_per_request(cpu_before, cpu_snapshot(server.process.pid), run))
         before = database_state(url)
         replay_ids = rng.sample(range(n), int(n * args.replay_share))
         replay_bodies = []
