@@ -20,6 +20,11 @@ PostgreSQL: a database ``bench_load_<pid>`` is created on ``--postgres-url`` (de
 ``TEST_DATABASE_URL`` or postgresql+psycopg://postgres@127.0.0.1:5432/test) and dropped at the end;
 ``--own-postgres`` runs a private cluster (fsync on) instead, away from other users of the server.
 The ceiling is measured before and after the submissions and the ratio uses their mean.
+
+Every phase also prints its CPU per request, read from /proc: the server (gunicorn master and
+workers), the database (every PostgreSQL process on the machine; SQLite runs inside the server)
+and the client. On a machine where client, server and database share the cores, throughput is
+close to cores / total CPU per request, so these figures say where a low ratio comes from.
 """
 from __future__ import annotations
 

@@ -66,6 +66,7 @@ def test_first_read_runs_again_on_a_fresh_connection_after_a_disconnect(pg_url, 
     from survey_engine.web import first_read, get_connection
 
     monkeypatch.setattr(db, "IDLE_PING_SECONDS", 3600.0)
+    app.extensions["autocommit_engine"].dispose()  # one connection in the pool: the one used below
     with app.test_request_context():
         first = get_connection().exec_driver_sql(PID).scalar()
     with app.test_request_context():  # the next request gets the same pooled connection...

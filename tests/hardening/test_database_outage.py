@@ -15,6 +15,9 @@ from tests.hardening.servers import Gunicorn, request
 
 N_INVITATIONS = 400
 CLIENTS = 8
+#: Each client's pause between submissions: the load lasts about 5 s whatever the server's speed,
+#: so it spans the outage (stop after 1 s, start 1.5 s later).
+PACE_SECONDS = 0.1
 
 
 def _stored(url: str) -> tuple[dict[int, str], int, int]:
@@ -63,7 +66,7 @@ def test_outage_during_load_gives_503_then_recovers_without_restart(throwaway_po
                     return
                 i = pending.pop()
             submit(i)
-            time.sleep(0.01)
+            time.sleep(PACE_SECONDS)
 
     with Gunicorn(env, workers=2, threads=4, log_dir=tmp_path) as server:
         master_pid = server.process.pid
