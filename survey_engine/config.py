@@ -46,7 +46,9 @@ def _env_rate(name: str, default: tuple[int, int]) -> tuple[int, int]:
     if not raw:
         return default
     count, _, seconds = raw.partition("/")
-    if not (count.strip().isdigit() and seconds.strip().isdigit() and int(count) > 0 and int(seconds) > 0):
+    count, seconds = count.strip(), seconds.strip()
+    if not (count.isascii() and count.isdigit() and seconds.isascii() and seconds.isdigit()
+            and int(count) > 0 and int(seconds) > 0):
         raise ValueError(f"environment variable {name} must look like COUNT/SECONDS, e.g. 30/600; got {raw!r}")
     return int(count), int(seconds)
 

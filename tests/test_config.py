@@ -29,6 +29,8 @@ def test_environment_overrides(monkeypatch):
 @pytest.mark.parametrize("name, value, message", [
     ("SURVEY_ENGINE_INVITATION_TTL_DAYS", "soon", "SURVEY_ENGINE_INVITATION_TTL_DAYS must be an integer"),
     ("SURVEY_ENGINE_ENV", "staging", "SURVEY_ENGINE_ENV must be"),
+    ("SURVEY_ENGINE_TOKEN_LOOKUP_LIMIT", "³/600", "SURVEY_ENGINE_TOKEN_LOOKUP_LIMIT must look like COUNT/SECONDS"),
+    ("SURVEY_ENGINE_TOKEN_LOOKUP_LIMIT", "30/0", "SURVEY_ENGINE_TOKEN_LOOKUP_LIMIT must look like COUNT/SECONDS"),
 ])
 def test_bad_values_name_the_variable(monkeypatch, name, value, message):
     monkeypatch.setenv(name, value)

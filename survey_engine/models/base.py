@@ -13,6 +13,20 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+#: Largest row id (PostgreSQL INTEGER): a larger number names no row, and sent to the database it
+#: would be an out-of-range error instead of "not found".
+MAX_ROW_ID = 2**31 - 1
+
+
+def row_id(text: str) -> int | None:
+    """``text`` as a row id when it is one (ASCII digits, at most ``MAX_ROW_ID``), else None:
+    ``str.isdigit`` also accepts "²" or "٣", which ``int`` refuses."""
+    if not (text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    return value if value <= MAX_ROW_ID else None
+
+
 class UTCDateTime(TypeDecorator):
     """A timestamp that is always timezone-aware UTC in Python, on SQLite as on PostgreSQL."""
 

@@ -17,7 +17,7 @@ from typing import IO, Any, Iterable, Iterator, Mapping, Sequence
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from survey_engine.models.base import utcnow
+from survey_engine.models.base import row_id, utcnow
 from survey_engine.models.identity import (
     CustomerPerson,
     IdentityRun,
@@ -512,7 +512,7 @@ def _resolve_ref(session: Session, ref: str | int, name: str) -> tuple[Person, S
     """A person and one of its records from a person id (digits) or a record reference."""
     text = str(ref).strip()
     if text.isascii() and text.isdigit():  # "²".isdigit() is true but int() refuses it
-        person = session.get(Person, int(text)) if int(text) <= 2**31 - 1 else None
+        person = session.get(Person, row_id(text)) if row_id(text) is not None else None
         if person is None:
             raise NotFound(f"{name}: no person {text}", field=name)
         if person.retired_at is not None:

@@ -36,7 +36,7 @@ from sqlmodel import Session, select
 
 from survey_engine.models import Customer, QuestionnaireVersion, Response
 from survey_engine.models.archetypes import ArchetypeAssignment
-from survey_engine.models.base import utcnow
+from survey_engine.models.base import row_id, utcnow
 from survey_engine.models.clv import CLVModelRecord, Transaction
 from survey_engine.models.identity import CustomerPerson, Person
 from survey_engine.models.profiles import (
@@ -1130,8 +1130,9 @@ def resolve_person(session: Session, ref: str | int) -> int:
     text = str(ref).strip()
     if not text:
         raise ServiceError("name the person: a person id, a customer number or SOURCE:RECORD_ID", field="person")
-    if text.isdigit() and session.get(Person, int(text)) is not None:
-        return find_person(session, int(text)).id
+    person_id = row_id(text)
+    if person_id is not None and session.get(Person, person_id) is not None:
+        return find_person(session, person_id).id
     person = person_for_customer(session, text)
     if person is not None:
         return person.id

@@ -28,7 +28,7 @@ from sqlmodel import Session, select
 
 from survey_engine.export.fields import CONSENTS, EXPORT_FIELDS
 from survey_engine.export.signing import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
-from survey_engine.models.base import utcnow
+from survey_engine.models.base import row_id, utcnow
 from survey_engine.models.profiles import DeadLetter, Profile, WebhookDelivery, WebhookSubscription
 from survey_engine.services.survey import Conflict, NotFound, ServiceError
 
@@ -93,7 +93,8 @@ def add_subscription(session: Session, *, name: str, url: str, fields: Sequence[
 
 def find_subscription(session: Session, ref: str | int) -> WebhookSubscription:
     text = str(ref).strip()
-    found = session.get(WebhookSubscription, int(text)) if text.isdigit() else session.exec(
+    subscription_id = row_id(text)
+    found = session.get(WebhookSubscription, subscription_id) if subscription_id is not None else session.exec(
         select(WebhookSubscription).where(WebhookSubscription.name == text)).first()
     if found is None:
         raise NotFound(f"no webhook subscription {text!r}", field="subscription")

@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from survey_engine.definitions.answers import validate_answers
 from survey_engine.models import QuestionnaireVersion
-from survey_engine.models.base import utcnow
+from survey_engine.models.base import MAX_ROW_ID, utcnow
 from survey_engine.services import headless
 from survey_engine.services import survey as service
 from survey_engine.web import first_read, get_connection, get_session, ratelimit, settings
@@ -23,7 +23,7 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 ALL_STAFF = ("researcher", "marketer", "admin")
 #: Largest id a row can have (PostgreSQL INTEGER); a larger number in a request names nothing.
-MAX_ID = 2**31 - 1
+MAX_ID = MAX_ROW_ID
 
 
 def is_number(raw: str) -> bool:

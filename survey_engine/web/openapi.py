@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from typing import Any
 
-#: Largest row id (PostgreSQL INTEGER); kept equal to ``survey_engine.web.api.MAX_ID``.
-MAX_ID = 2**31 - 1
+from survey_engine.models.base import MAX_ROW_ID
+
+#: Largest row id (PostgreSQL INTEGER).
+MAX_ID = MAX_ROW_ID
 
 ERROR = {
     "type": "object",

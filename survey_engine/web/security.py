@@ -10,11 +10,10 @@ from flask.json.provider import DefaultJSONProvider
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.routing import IntegerConverter
 
+from survey_engine.models.base import MAX_ROW_ID
+
 csrf = CSRFProtect()
 
-#: Largest row id (PostgreSQL INTEGER): a larger number in a URL names nothing (404), instead of
-#: reaching the database as an out-of-range value.
-MAX_ROW_ID = 2**31 - 1
 
 
 class RowIdConverter(IntegerConverter):

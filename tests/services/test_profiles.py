@@ -308,3 +308,8 @@ def test_resolve_person_accepts_ids_customer_numbers_and_records(world, session)
     assert service.resolve_person(session, str(person)) == person
     with pytest.raises(ServiceError, match="no person, customer number or source record 'nobody'"):
         service.resolve_person(session, "nobody")
+    # digits that name no row: not a crash ("²" passes str.isdigit, int() refuses it; a number past
+    # PostgreSQL's INTEGER would be an out-of-range error), but "no such person"
+    for ref in ("²", "٣", "99999999999"):
+        with pytest.raises(ServiceError, match="no person, customer number or source record"):
+            service.resolve_person(session, ref)

@@ -15,8 +15,8 @@ from survey_engine.export.signing import verify_signature
 from survey_engine.models.base import utcnow
 from survey_engine.models.profiles import DeadLetter, Profile, WebhookDelivery
 from survey_engine.services import profiles as profile_service
-from survey_engine.services.survey import Conflict, ServiceError
-from survey_engine.services.webhooks import add_subscription, deliver_due, replay_dead_letters
+from survey_engine.services.survey import Conflict, NotFound, ServiceError
+from survey_engine.services.webhooks import add_subscription, deliver_due, find_subscription, replay_dead_letters
 from tests.profiling.world import restore, shared_world
 
 SECRET = "s3cret-for-the-webhook-tests"
@@ -178,3 +178,8 @@ def test_subscription_validation(world, session):
     assert len(secret) >= 32 and subscription.fields[0] == "person_id" and "email" not in subscription.fields
     with pytest.raises(Conflict, match="a subscription named 'x' exists"):
         add_subscription(session, name="x", url="https://example.com/h")
+    assert find_subscription(session, str(subscription.id)) is subscription
+    assert find_subscription(session, "x") is subscription
+    for ref in ("²", "99999999999"):
+        with pytest.raises(NotFound, match="no webhook subscription"):
+            find_subscription(session, ref)
