@@ -3,8 +3,9 @@
 ``survey.submit_response`` serves every case (drafts, the respondent's form, retries) through the
 ORM. A headless submit of an invitation without a draft needs much less, and it is the request a
 post-purchase campaign sends by the thousand, so it has this path on the request's Core connection
-in autocommit mode, with SQL written once per backend and run through ``exec_driver_sql`` (so
-SQLAlchemy still maps driver errors, detects a lost connection and invalidates the pool):
+in autocommit mode, with SQL written once per backend (run through ``exec_driver_sql`` on
+PostgreSQL, so SQLAlchemy still detects a lost connection and invalidates the pool; on the driver
+connection itself on SQLite, with driver errors raised as SQLAlchemy's):
 
 1. one read: the invitation behind the token, the person its customer is resolved to, and the
    client's failed-lookup count of the current rate-limit window;
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
 import threading
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -113,6 +115,21 @@ class _Driver:
         self.timestamp_out: Callable = timestamp.result_processor(dialect, None) or identity
         self.answers_in: Callable = answers.bind_processor(dialect) or identity
 
+    def run(self, connection: sa.Connection, sql: str, params: dict[str, Any] | None = None):
+        """Execute ``sql`` and return the cursor (``fetchone``, ``rowcount``, ``lastrowid``).
+
+        PostgreSQL: through ``exec_driver_sql``, so a lost connection is detected and the pool
+        invalidated. SQLite (a file in this process, nothing to lose): on the driver connection
+        itself, without SQLAlchemy's per-statement bookkeeping; driver errors are raised as
+        SQLAlchemy's (IntegrityError, OperationalError ...), as ``Connection.execute`` raises them.
+        """
+        if self.postgresql:
+            return connection.exec_driver_sql(sql, params or {})
+        try:
+            return connection.connection.driver_connection.execute(sql, params or {})
+        except sqlite3.Error as exc:
+            raise sa.exc.DBAPIError.instance(sql, params, exc, sqlite3.Error, dialect=connection.dialect) from exc
+
 
 _drivers: dict[str, _Driver] = {}
 
@@ -130,8 +147,8 @@ def lookup(connection: sa.Connection, token: str, *, counter_key: str, window_st
     reads only the count."""
     driver = _driver(connection)
     token_hash = hash_token(token) if token and len(token) <= 200 else ""
-    row = connection.exec_driver_sql(driver.sql["lookup"], {
-        "counter_key": counter_key, "window_start": window_start, "token_hash": token_hash}).first()
+    row = driver.run(connection, driver.sql["lookup"], {
+        "counter_key": counter_key, "window_start": window_start, "token_hash": token_hash}).fetchone()
     failures, values, person_id = row[0] or 0, list(row[1:-1]), row[-1]
     if values[0] is None:
         return Lookup(failures, None)
@@ -154,7 +171,7 @@ def check_usable(invitation: InvitationRow | None, *, now: datetime | None = Non
 def stored_submission(connection: sa.Connection, invitation_id: int) -> tuple[int, datetime] | None:
     """Id and time of the submitted response of an invitation, if there is one."""
     driver = _driver(connection)
-    row = connection.exec_driver_sql(driver.sql["stored"], {"invitation_id": invitation_id}).first()
+    row = driver.run(connection, driver.sql["stored"], {"invitation_id": invitation_id}).fetchone()
     return (row[0], driver.timestamp_out(row[1])) if row is not None else None
 
 
@@ -180,7 +197,8 @@ def submit(connection: sa.Connection, invitation: InvitationRow, answers: dict[s
                   "duration_seconds": max((now - started).total_seconds(), 0.0)}
         try:
             if driver.postgresql:
-                response_id = connection.exec_driver_sql(driver.sql["claim_and_insert"], params).scalar()
+                row = driver.run(connection, driver.sql["claim_and_insert"], params).fetchone()
+                response_id = row[0] if row is not None else None
             else:
                 response_id = _claim_and_insert_sqlite(connection, driver, params)
         except IntegrityError:
@@ -244,17 +262,17 @@ def _claim_and_insert_sqlite(connection: sa.Connection, driver: _Driver, params:
 def _claim_and_insert_sqlite_locked(connection: sa.Connection, driver: _Driver, params: dict[str, Any]) -> int | None:
     # BEGIN IMMEDIATE takes the write lock first: the claim and the insert cannot interleave with
     # another writer's, and the transaction never has to upgrade a read lock.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    driver.run(connection, "BEGIN IMMEDIATE")
     try:
-        if connection.exec_driver_sql(driver.sql["claim"], params).rowcount != 1:
-            connection.exec_driver_sql("ROLLBACK")
+        if driver.run(connection, driver.sql["claim"], params).rowcount != 1:
+            driver.run(connection, "ROLLBACK")
             return None
-        response_id = connection.exec_driver_sql(driver.sql["insert"], params).lastrowid
-        connection.exec_driver_sql("COMMIT")
+        response_id = driver.run(connection, driver.sql["insert"], params).lastrowid
+        driver.run(connection, "COMMIT")
     except BaseException:
         try:
-            connection.exec_driver_sql("ROLLBACK")
+            driver.run(connection, "ROLLBACK")
         except sa.exc.DBAPIError:
-            pass  # the connection itself failed; the original error says why
+            pass  # no transaction left to roll back, or the connection failed; the original error says why
         raise
     return response_id

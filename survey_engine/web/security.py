@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
+from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.routing import IntegerConverter
 
@@ -40,10 +41,22 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, opened without building a signing serializer when the
+    request carries no session cookie (every API call, every first visit): Flask makes one for
+    every request, and most never need it."""
+
+    def open_session(self, app: Flask, request):
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
+
+
 def init_app(app: Flask) -> None:
     """Call before registering blueprints (the converter applies to rules added afterwards)."""
     csrf.init_app(app)
     app.json = JSONProvider(app)
+    app.session_interface = SessionInterface()
     app.url_map.converters["int"] = RowIdConverter
 
     @app.after_request
