@@ -8,7 +8,6 @@ error. ``None``, blank text and an empty selection count as "not answered" in bo
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -75,6 +74,9 @@ MESSAGES: dict[str, dict[str, str]] = {
 }
 
 _FORM_INTEGER = re.compile(r"[+-]?\d{1,6}")
+#: Control characters (Unicode category Cc: U+0000-001F, U+007F-009F) other than tab and newline,
+#: and lone surrogates (Cs): NUL breaks PostgreSQL text, surrogates cannot be encoded.
+_UNSTORABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -161,7 +163,7 @@ def _free_text(item: FreeTextItem, value: Any, from_form: bool) -> str:
         raise _Invalid("text")
     text = value.replace("\r\n", "\n").replace("\r", "\n").strip()
     # Control characters (NUL breaks PostgreSQL text) and lone surrogates cannot be stored.
-    if any(unicodedata.category(ch) in ("Cc", "Cs") and ch not in "\n\t" for ch in text):
+    if _UNSTORABLE.search(text):
         raise _Invalid("bad_characters")
     if len(text) > item.max_length:
         raise _Invalid("too_long", limit=item.max_length, length=len(text))

@@ -274,3 +274,16 @@ def test_any_valid_answers_to_the_shipped_questionnaire_pass(answers, from_form)
     if answers["nps"] > 6:
         expected.pop("improve", None)
     assert result.answers == expected
+
+
+def test_unstorable_characters_are_exactly_control_characters_and_surrogates():
+    """The free-text check refuses Unicode categories Cc and Cs except tab and newline, over every
+    code point (the pattern stands in for a per-character ``unicodedata.category`` loop)."""
+    import unicodedata
+
+    from survey_engine.definitions.answers import _UNSTORABLE
+
+    for code in range(0x110000):
+        char = chr(code)
+        expected = unicodedata.category(char) in ("Cc", "Cs") and char not in "\n\t"
+        assert bool(_UNSTORABLE.search(char)) is expected, hex(code)
