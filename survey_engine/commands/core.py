@@ -129,7 +129,8 @@ def create_api_key_command(role: str, name: str) -> None:
 def serve(host: str, port: int) -> None:
     """Serve the app with Werkzeug's threaded server (for a laptop or a demo).
 
-    For production use gunicorn: `gunicorn -w 4 -b 0.0.0.0:8000 wsgi:app` (see the README).
+    For production use gunicorn: `gunicorn -c survey_engine/gunicorn_conf.py -b 0.0.0.0:8000 wsgi:app`
+    (see the README).
     """
     from survey_engine.app import create_app
     from survey_engine.definitions.errors import DefinitionError
