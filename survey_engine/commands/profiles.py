@@ -348,16 +348,44 @@ def webhooks_list() -> None:
 
 @webhooks.command("deliver")
 @click.option("--limit", type=click.IntRange(min=1), default=1000, show_default=True, help="Deliveries to attempt at most.")
+@click.option("--every", type=click.FloatRange(min=0.1), default=None, metavar="SECONDS",
+              help="Keep running as the delivery worker: deliver what is due every SECONDS until stopped "
+                   "(SIGTERM or Ctrl+C ends it after the delivery in progress). Without it: one pass.")
 @_service_errors
-def webhooks_deliver(limit) -> None:
-    """Post the deliveries that are due (run it from a scheduler, e.g. every minute)."""
+def webhooks_deliver(limit, every) -> None:
+    """Post the deliveries that are due: one pass (from a scheduler, e.g. every minute), or with
+    --every a long-running worker (a service of its own next to the web server) that also rides
+    out database outages: it reports them and tries again."""
+    import signal
+    import threading
+
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
     from survey_engine.services.webhooks import deliver_due
 
-    summary = deliver_due(_engine(), limit=limit)
-    click.echo(f"{summary.attempted} attempted: {summary.delivered} delivered, {summary.failed} failed "
-               f"({summary.dead} moved to dead letters).")
-    for error in summary.errors[:20]:
-        click.echo(f"  {error}", err=True)
+    def report(summary) -> None:
+        click.echo(f"{summary.attempted} attempted: {summary.delivered} delivered, {summary.failed} failed "
+                   f"({summary.dead} moved to dead letters).")
+        for error in summary.errors[:20]:
+            click.echo(f"  {error}", err=True)
+
+    if every is None:
+        report(deliver_due(_engine(), limit=limit))
+        return
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    click.echo(f"Delivering due webhooks every {every:g} s; stop with SIGTERM or Ctrl+C.")
+    while not stop.is_set():
+        try:
+            summary = deliver_due(_engine(), limit=limit, stop=stop)
+        except (OperationalError, InterfaceError) as exc:
+            click.echo(f"database unavailable ({exc.__class__.__name__}); trying again in {every:g} s", err=True)
+        else:
+            if summary.attempted:
+                report(summary)
+        stop.wait(every)
+    click.echo("Stopped.")
 
 
 @webhooks.command("replay")

@@ -14,6 +14,7 @@ import json
 import logging
 import random
 import secrets
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -191,8 +192,10 @@ def _post(subscription: WebhookSubscription, delivery: WebhookDelivery) -> tuple
 
 
 def deliver_due(engine: Engine, *, now: datetime | None = None, limit: int = 1000, base_delay: float = 30.0,
-                max_delay: float = 6 * 3600.0, rng: random.Random | None = None) -> DeliverySummary:
-    """Send the deliveries that are due (oldest first), at most ``limit``.
+                max_delay: float = 6 * 3600.0, rng: random.Random | None = None,
+                stop: threading.Event | None = None) -> DeliverySummary:
+    """Send the deliveries that are due (oldest first), at most ``limit``, or until ``stop`` is
+    set (checked between deliveries).
 
     One delivery per transaction; on PostgreSQL the row is locked with SKIP LOCKED, so several
     workers can deliver side by side without sending a delivery twice.
@@ -201,7 +204,7 @@ def deliver_due(engine: Engine, *, now: datetime | None = None, limit: int = 100
 
     summary = DeliverySummary()
     rng = rng or random.Random()
-    while summary.attempted < limit:
+    while summary.attempted < limit and not (stop is not None and stop.is_set()):
         moment = now or utcnow()
         with Session(engine, expire_on_commit=False) as session, session.begin():
             query = (select(WebhookDelivery)

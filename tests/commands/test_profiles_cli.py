@@ -124,3 +124,81 @@ def test_privacy_commands(world, runner, session, tmp_path):
     assert session.get(Profile, 4) is None
     both = runner.invoke(args=["privacy", "erase", "--person", "5", "--customer", "C1", "--by", "dpo", "--yes"])
     assert both.exit_code != 0 and "exactly one of --person or --customer" in both.output
+
+
+def _worker(env: dict, *args: str):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import PROJECT_ROOT
+
+    return subprocess.Popen([sys.executable, "-m", "survey_engine.cli", "webhooks", "deliver", *args],
+                            cwd=PROJECT_ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def test_the_delivery_worker_delivers_as_changes_come_and_stops_on_sigterm(world, cli_env, session):
+    import signal
+    import time
+
+    from survey_engine.services import profiles as profile_service
+    from survey_engine.services.webhooks import add_subscription
+
+    received = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    worker = _worker(cli_env, "--every", "0.2")
+    try:
+        add_subscription(session, name="crm", url=f"http://127.0.0.1:{server.server_address[1]}/h",
+                         fields=["person_id", "style_archetype"])
+        session.commit()
+        persons = session.execute(sa.select(Profile.person_id).where(Profile.consent_marketing,
+                                                                      Profile.consent_profiling)
+                                  .order_by(Profile.person_id).limit(2)).scalars().all()
+        for person in persons:  # changes made while the worker runs reach the subscriber on their own
+            profile_service.correct_archetype(session, person, catalog_id="style_archetypes",
+                                              archetype_id="bold_maximalist", author="advisor")
+            session.commit()
+            deadline = time.monotonic() + 20
+            while not any(body["profile"]["person_id"] == person for body in received) and time.monotonic() < deadline:
+                time.sleep(0.05)
+        assert sorted(body["profile"]["person_id"] for body in received) == sorted(persons)
+        session.expire_all()
+        assert {d.status for d in session.exec(select(WebhookDelivery)).all()} == {"delivered"}
+        worker.send_signal(signal.SIGTERM)
+        out, err = worker.communicate(timeout=15)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        server.shutdown()
+        server.server_close()
+    assert worker.returncode == 0, err
+    assert out.startswith("Delivering due webhooks every 0.2 s") and out.rstrip().endswith("Stopped.")
+    assert out.count("1 attempted: 1 delivered, 0 failed") == 2
+
+
+def test_the_delivery_worker_rides_out_an_unreachable_database(tmp_path):
+    import signal
+    import time
+
+    # nothing listens on port 1: every pass fails to connect, and the worker keeps trying
+    worker = _worker({"DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:1/none?connect_timeout=2",
+                      "SURVEY_ENGINE_INSTANCE_DIR": str(tmp_path)}, "--every", "0.1")
+    time.sleep(2.0)
+    assert worker.poll() is None, worker.communicate()
+    worker.send_signal(signal.SIGTERM)
+    out, err = worker.communicate(timeout=15)
+    assert worker.returncode == 0, err
+    assert err.count("database unavailable (OperationalError); trying again in 0.1 s") >= 3
+    assert out.rstrip().endswith("Stopped.")
