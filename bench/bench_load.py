@@ -18,7 +18,9 @@ printed as a ratio of it (target >= 0.5).
 
 PostgreSQL: a database ``bench_load_<pid>`` is created on ``--postgres-url`` (default
 ``TEST_DATABASE_URL`` or postgresql+psycopg://postgres@127.0.0.1:5432/test) and dropped at the end;
-``--own-postgres`` runs a private cluster (fsync on) instead, away from other users of the server.
+``--own-postgres`` runs a private cluster (fsync on) instead, away from other users of the server;
+with ``--database-cpus N`` it gets the last N CPUs to itself and everything else the rest, as if
+the database ran on its own host.
 The ceiling is measured before and after the submissions and the ratio uses their mean.
 
 Every phase also prints its CPU per request, read from /proc: the server (gunicorn master and
@@ -403,6 +405,15 @@ def bench_backend(backend: str, url: str, args, workdir: Path) -> dict:
     return {"backend": backend, "ratio": ratio, "checks": checks, "submit": submit, "ceiling": ceiling}
 
 
+def pin_cluster(cluster, cpus: set[int]) -> None:
+    """Pin a running PostgreSQL cluster (postmaster and its processes; backends forked later
+    inherit the postmaster's CPUs) to ``cpus``."""
+    postmaster = int((cluster.data / "postmaster.pid").read_text().split()[0])
+    for pid, (_name, parent, _own, _reaped) in _processes().items():
+        if pid == postmaster or parent == postmaster:
+            os.sched_setaffinity(pid, cpus)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="mode")
@@ -426,16 +437,33 @@ def main() -> int:
     parser.add_argument("--own-postgres", action="store_true",
                         help="run a private PostgreSQL cluster (fsync on) for the benchmark instead of "
                              "--postgres-url, away from other users of the shared server")
+    parser.add_argument("--database-cpus", type=int, default=0, metavar="N",
+                        help="with --own-postgres: pin the private cluster to the last N CPUs and this "
+                             "benchmark (servers, clients) to the others, as if the database ran on a host "
+                             "of its own; ceiling and submit then run on the same remaining CPUs")
     args = parser.parse_args()
     if args.mode == "client":
         client_main(args.port, args.input, args.output, args.concurrency)
         return 0
+    database_cpus: set[int] = set()
+    if args.database_cpus:
+        cpus = sorted(os.sched_getaffinity(0))
+        if not args.own_postgres or not 0 < args.database_cpus < len(cpus):
+            parser.error(f"--database-cpus needs --own-postgres and 1..{len(cpus) - 1} of the {len(cpus)} CPUs")
+        database_cpus = set(cpus[-args.database_cpus:])
+        # Inherited by the gunicorn servers and the client processes started from here.
+        os.sched_setaffinity(0, set(cpus) - database_cpus)
 
     import sqlalchemy as sa
     from sqlalchemy.engine import make_url
 
-    print(f"bench_load: {args.requests:,} submissions at {args.concurrency} concurrent clients; "
-          f"{os.cpu_count()} CPU cores (client, server and database share them)")
+    if database_cpus:
+        print(f"bench_load: {args.requests:,} submissions at {args.concurrency} concurrent clients; "
+              f"client and server on CPUs {sorted(os.sched_getaffinity(0))}, the private PostgreSQL on "
+              f"CPUs {sorted(database_cpus)} (SQLite runs inside the server)")
+    else:
+        print(f"bench_load: {args.requests:,} submissions at {args.concurrency} concurrent clients; "
+              f"{os.cpu_count()} CPU cores (client, server and database share them)")
     outcomes = []
     workdir = Path(tempfile.mkdtemp(prefix="bench-load-"))
     for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
@@ -449,6 +477,8 @@ def main() -> int:
             own = ThrowawayPostgres(durable=True)
             own.start()
             args.postgres_url = own.url()
+            if database_cpus:
+                pin_cluster(own, database_cpus)
         base = make_url(args.postgres_url)
         name = f"bench_load_{os.getpid()}"
         admin = sa.create_engine(base, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
