@@ -32,7 +32,7 @@ from typing import Any, Callable, Iterator
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from survey_engine.models import Invitation, Response
+from survey_engine.models import Customer, Invitation, Response
 from survey_engine.models.base import utcnow
 from survey_engine.models.identity import CustomerPerson
 from survey_engine.models.ratelimit import RateLimitCounter
@@ -76,7 +76,7 @@ def _sql(dialect_name: str) -> dict[str, str]:
     def p(name: str) -> str:
         return f"%({name})s" if dialect_name == "postgresql" else f":{name}"
 
-    invitation, response = Invitation.__tablename__, Response.__tablename__
+    invitation, response, customer = Invitation.__tablename__, Response.__tablename__, Customer.__tablename__
     counters, links = RateLimitCounter.__tablename__, CustomerPerson.__tablename__
     columns = ", ".join(f"i.{name}" for name in _COLUMNS)
     values = (f"{p('customer_id')}, {p('questionnaire_version_id')}, 'submitted', {p('language')}, "
@@ -87,7 +87,7 @@ def _sql(dialect_name: str) -> dict[str, str]:
         "lookup": (
             f"SELECT (SELECT c.count FROM {counters} c WHERE c.key = {p('counter_key')} "
             f"AND c.window_start = {p('window_start')}), {columns}, "
-            f"(SELECT l.person_id FROM {links} l JOIN customer cu ON cu.external_id = l.external_id "
+            f"(SELECT l.person_id FROM {links} l JOIN {customer} cu ON cu.external_id = l.external_id "
             f"WHERE cu.id = i.customer_id) "
             f"FROM (SELECT 1 AS one) AS one LEFT JOIN {invitation} i ON i.token_hash = {p('token_hash')}"),
         "stored": (f"SELECT id, submitted_at FROM {response} "
