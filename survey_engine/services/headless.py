@@ -71,7 +71,7 @@ _RESPONSE_COLUMNS = ("invitation_id", "customer_id", "questionnaire_version_id",
 
 
 def _sql(dialect_name: str) -> dict[str, str]:
-    """The statements, with the driver's placeholders (``%(x)s`` for psycopg, ``:x`` for sqlite3)."""
+    """The statements, with the driver's parameter markers (``%(x)s`` for psycopg, ``:x`` for sqlite3)."""
 
     def p(name: str) -> str:
         return f"%({name})s" if dialect_name == "postgresql" else f":{name}"

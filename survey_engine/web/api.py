@@ -22,8 +22,6 @@ from survey_engine.web.openapi import openapi_document
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 ALL_STAFF = ("researcher", "marketer", "admin")
-#: Largest id a row can have (PostgreSQL INTEGER); a larger number in a request names nothing.
-MAX_ID = MAX_ROW_ID
 
 
 def is_number(raw: str) -> bool:
@@ -129,7 +127,7 @@ def questionnaire(questionnaire_id: str):
     session = get_session()
     version_arg = request.args.get("version")
     if version_arg is not None:
-        if not is_number(version_arg) or not 1 <= int(version_arg) <= MAX_ID:
+        if not is_number(version_arg) or not 1 <= int(version_arg) <= MAX_ROW_ID:
             raise FieldErrors({"version": "must be a positive integer"})
         version = session.exec(select(QuestionnaireVersion).where(
             QuestionnaireVersion.questionnaire_id == questionnaire_id,
@@ -197,8 +195,7 @@ def submit_response():
     if invitation.completed_at is None:
         result = validate_answers(spec, answers)
         if result.errors:
-            raise FieldErrors({f"answers.{name}": message for name, message in result.errors.items()}, status=422,
-                              message="Some answers are invalid; nothing was stored.")
+            raise _invalid_answers(result.errors)
         answers = dict(result.answers)
     outcome = headless.submit(connection, invitation, answers, language=language)
     if outcome is None:  # a draft exists: the general path merges it
@@ -215,14 +212,18 @@ def submit_response():
                     "submitted_at": outcome.submitted_at.isoformat()}), 200
 
 
+def _invalid_answers(errors: dict[str, str]) -> FieldErrors:
+    return FieldErrors({f"answers.{name}": message for name, message in errors.items()}, status=422,
+                       message="Some answers are invalid; nothing was stored.")
+
+
 def _submit_through_session(token: str, answers: dict, language: str) -> service.SubmitOutcome:
     session = get_session()
     invitation = service.find_invitation(session, token, allow_completed=True)
     outcome = service.submit_response(session, invitation, answers, language=language, channel="api")
     if outcome.status == "invalid":
         session.rollback()
-        raise FieldErrors({f"answers.{name}": message for name, message in outcome.errors.items()}, status=422,
-                          message="Some answers are invalid; nothing was stored.")
+        raise _invalid_answers(outcome.errors)
     session.commit()
     if outcome.response_id is None:  # lost a concurrent double submit: report the stored one
         stored = service.draft_for(session, invitation)
@@ -246,7 +247,7 @@ def _int_arg(name: str, default: int | None, errors: dict, *, low: int = 1, high
     raw = request.args.get(name)
     if raw is None:
         return default
-    high = MAX_ID if high is None else high
+    high = MAX_ROW_ID if high is None else high
     if not is_number(raw) or not low <= int(raw) <= high:
         errors[name] = f"must be an integer between {low} and {high}"
         return default

@@ -6,9 +6,10 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 
+from survey_engine.models.base import MAX_ROW_ID
 from survey_engine.services.identity import RecordsRejected
 from survey_engine.web import get_session
-from survey_engine.web.api import MAX_ID, FieldErrors, api_actor, check_unknown_fields, is_number, json_body, require_role
+from survey_engine.web.api import FieldErrors, api_actor, check_unknown_fields, is_number, json_body, require_role
 from survey_engine.web.errors import error_response
 
 bp = Blueprint("api_identity", __name__, url_prefix="/api/v1/identity")
@@ -142,7 +143,7 @@ def split():
 def person(person_id: str):
     from survey_engine.services.identity import find_person, person_public
 
-    if not is_number(person_id) or not 1 <= int(person_id) <= MAX_ID:
+    if not is_number(person_id) or not 1 <= int(person_id) <= MAX_ROW_ID:
         raise FieldErrors({"person_id": "must be a positive integer"})
     session = get_session()
     return jsonify({"ok": True, "person": person_public(session, find_person(session, int(person_id)))})

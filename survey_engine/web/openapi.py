@@ -5,8 +5,6 @@ from typing import Any
 
 from survey_engine.models.base import MAX_ROW_ID
 
-#: Largest row id (PostgreSQL INTEGER).
-MAX_ID = MAX_ROW_ID
 
 ERROR = {
     "type": "object",
@@ -125,7 +123,7 @@ def _core_document() -> dict[str, Any]:
                 "summary": "One questionnaire version (latest unless ?version=)", "security": staff,
                 "parameters": [
                     {"name": "questionnaire_id", "in": "path", "required": True, "schema": {"type": "string"}},
-                    {"name": "version", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}],
+                    {"name": "version", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ROW_ID}}],
                 "responses": {"200": _ok("Questionnaire"), **_error_responses(400, 401, 403, 404, 503)}}},
             "/api/v1/invitations": {"post": {
                 "summary": "Invite a customer after an order; returns the one-time survey link", "security": staff,
@@ -144,12 +142,12 @@ def _core_document() -> dict[str, Any]:
                     "summary": "Responses, newest first, paginated and filtered", "security": staff,
                     "parameters": [
                         {"name": "questionnaire", "in": "query", "schema": {"type": "string"}},
-                        {"name": "version", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}},
+                        {"name": "version", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ROW_ID}},
                         {"name": "status", "in": "query", "schema": {"enum": ["submitted", "draft", "all"]}},
                         {"name": "customer", "in": "query", "schema": {"type": "string"}},
                         {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}},
                         {"name": "until", "in": "query", "schema": {"type": "string", "format": "date-time"}},
-                        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}},
+                        {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ROW_ID}},
                         {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}}],
                     "responses": {"200": _ok("ResponsePage"), **_error_responses(400, 401, 403, 503)}}},
         },
