@@ -6,20 +6,8 @@ from pathlib import Path
 
 import click
 
-
-def _settings():
-    from survey_engine.config import Settings
-
-    try:
-        return Settings.from_env()
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
-
-
-def _engine():
-    from survey_engine.db import get_engine
-
-    return get_engine(_settings().database_url)
+from survey_engine.commands.common import engine as _engine
+from survey_engine.commands.common import settings as _settings
 
 
 def _catalogs_dir(value: Path | None) -> Path:

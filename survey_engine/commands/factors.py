@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from survey_engine.commands.common import engine as _engine
+
 METHOD_CHOICES = ("minres", "ml", "principal")
 ROTATION_CHOICES = ("oblimin", "promax", "quartimin", "geomin_obl", "varimax", "quartimax",
                     "equamax", "oblimax", "geomin_ort", "none")
@@ -193,16 +195,6 @@ def analyse_command(csv_path, items, reverse, scale_min, scale_max, scales_path,
     Path(json_path).write_text(json.dumps(report, indent=2, default=_json_default), encoding="utf-8")
     click.echo(format_report(report))
     click.echo(f"\nFull report written to {json_path}")
-
-
-def _engine():
-    from survey_engine.config import Settings
-    from survey_engine.db import get_engine
-
-    try:
-        return get_engine(Settings.from_env().database_url)
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
 
 
 @factors.command("fit")

@@ -9,16 +9,7 @@ from pathlib import Path
 
 import click
 
-
-def _engine():
-    from survey_engine.config import Settings
-    from survey_engine.db import get_engine
-
-    try:
-        settings = Settings.from_env()
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
-    return get_engine(settings.database_url)
+from survey_engine.commands.common import engine as _engine
 
 
 def _who(value: str | None) -> str:

@@ -8,17 +8,9 @@ from pathlib import Path
 
 import click
 
+from survey_engine.commands.common import engine as _engine
+
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
-
-
-def _engine():
-    from survey_engine.config import Settings
-    from survey_engine.db import get_engine
-
-    try:
-        return get_engine(Settings.from_env().database_url)
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
 
 
 def _fail(exc) -> None:

@@ -8,9 +8,8 @@ import threading
 import time
 
 import pytest
-import sqlalchemy as sa
 
-from bench.bench_load import answers_digest, make_answers, prepare_database
+from bench.bench_load import answers_digest, database_state, make_answers, prepare_database
 from tests.hardening.servers import Gunicorn, request
 
 N_INVITATIONS = 400
@@ -18,26 +17,6 @@ CLIENTS = 8
 #: Each client's pause between submissions: the load lasts about 5 s whatever the server's speed,
 #: so it spans the outage (stop after 1 s, start 1.5 s later).
 PACE_SECONDS = 0.1
-
-
-def _stored(url: str) -> tuple[dict[int, str], int, int]:
-    """(order number -> digest of stored answers, duplicates, half-written invitations)."""
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    with engine.connect() as connection:
-        rows = connection.execute(sa.text(
-            "SELECT i.order_id, r.status, r.answers, i.completed_at IS NOT NULL "
-            "FROM invitation i LEFT JOIN response r ON r.invitation_id = i.id")).all()
-        duplicates = connection.execute(sa.text(
-            "SELECT COUNT(*) FROM (SELECT invitation_id FROM response GROUP BY invitation_id "
-            "HAVING COUNT(*) > 1) d")).scalar_one()
-    engine.dispose()
-    stored, half = {}, 0
-    for order_id, status, answers, completed in rows:
-        if (status == "submitted") != bool(completed):
-            half += 1
-        if status == "submitted":
-            stored[int(order_id[3:])] = answers_digest(answers)
-    return stored, duplicates, half
 
 
 @pytest.mark.parametrize("mode", ["fast", "immediate"])
@@ -102,7 +81,9 @@ def test_outage_during_load_gives_503_then_recovers_without_restart(throwaway_po
                 assert body == {"ok": False, "status": 503, "errors": {}, "error": body["error"]}
     assert all(seen[-1][0] == 200 for seen in outcomes.values()), "a submission never succeeded"
 
-    stored, duplicates, half = _stored(url)
+    state = database_state(url)
+    stored = {i: digest for i, (_, digest) in state["stored"].items()}
+    duplicates, half = state["duplicates"], state["half_written"]
     assert duplicates == 0 and half == 0
     assert stored == {i: answers_digest(answers[i]) for i in range(len(tokens))}
     # One response id per token, whichever attempt stored it.
